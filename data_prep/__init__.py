@@ -1,0 +1,1 @@
+"""Data preparation: corpora, text normalization, subword tokenizers and tf.data pipelines."""

@@ -1,0 +1,150 @@
+"""Readers for parallel corpora: TSV, Anki/Tatoeba and Moses-style aligned files.
+
+Every reader returns the kept `(source, target)` pairs and a `ReadReport` that names each
+dropped line by file and line number, so nothing is lost silently.
+"""
+
+import dataclasses
+import logging
+from collections import Counter
+from pathlib import Path
+
+from data_prep.text import normalize_text
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class ReadReport:
+    """What a reader kept and dropped. `problems` holds `path:line: reason` strings."""
+
+    kept: int = 0
+    dropped: Counter = dataclasses.field(default_factory=Counter)
+    problems: list = dataclasses.field(default_factory=list)
+
+    def drop(self, path, line_no: int, reason: str):
+        self.dropped[reason] += 1
+        self.problems.append(f"{path}:{line_no}: {reason}")
+
+    def log(self, max_lines: int = 10):
+        """Logs a filtered-with-count warning (and the first problem lines) if anything was
+        dropped."""
+        if not self.dropped:
+            return
+        counts = ", ".join(f"{n} {reason}" for reason, n in sorted(self.dropped.items()))
+        shown = "\n  ".join(self.problems[:max_lines])
+        more = len(self.problems) - max_lines
+        logger.warning(
+            "kept %d pairs, filtered %s:\n  %s%s",
+            self.kept,
+            counts,
+            shown,
+            f"\n  ... and {more} more" if more > 0 else "",
+        )
+
+
+def _lines(path: Path, report: ReadReport):
+    """Yields (line_no, text) of a UTF-8 file, dropping undecodable lines into the report."""
+    with open(path, "rb") as f:
+        for line_no, raw in enumerate(f, start=1):
+            try:
+                yield line_no, raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as err:
+                report.drop(path, line_no, f"invalid UTF-8 at byte {err.start}")
+
+
+def _keep(source, target, path, line_no, report, max_words):
+    source, target = normalize_text(source), normalize_text(target)
+    if not source or not target:
+        report.drop(path, line_no, "empty side")
+        return None
+    if max_words and max(len(source.split()), len(target.split())) > max_words:
+        report.drop(path, line_no, f"longer than {max_words} words")
+        return None
+    report.kept += 1
+    return source, target
+
+
+def read_tsv(path, max_words: int | None = None, columns: tuple[int, int] = (0, 1)):
+    """Reads `source<TAB>target` lines (or the given pair of columns).
+
+    Args:
+        path: the TSV file.
+        max_words: drop pairs with a side longer than this many words (None: keep all).
+        columns: which columns hold the source and the target.
+
+    Returns:
+        (pairs, report).
+    """
+    path = Path(path)
+    report = ReadReport()
+    pairs = []
+    needed = max(columns) + 1
+    for line_no, line in _lines(path, report):
+        if not line.strip():
+            report.drop(path, line_no, "empty line")
+            continue
+        fields = line.split("\t")
+        if len(fields) < needed:
+            report.drop(path, line_no, f"{len(fields)} columns, expected {needed}")
+            continue
+        pair = _keep(fields[columns[0]], fields[columns[1]], path, line_no, report, max_words)
+        if pair:
+            pairs.append(pair)
+    report.log()
+    return pairs, report
+
+
+def read_anki(path, reverse: bool = True, max_words: int | None = None):
+    """Reads the Anki/Tatoeba format `english<TAB>other<TAB>attribution`.
+
+    With `reverse=True` (the default, as in the TensorFlow tutorial) the other language is the
+    source and English the target.
+    """
+    return read_tsv(path, max_words=max_words, columns=(1, 0) if reverse else (0, 1))
+
+
+def read_moses(source_path, target_path, max_words: int | None = None):
+    """Reads Moses-style aligned files (`train.es` + `train.en`), one sentence a line.
+
+    Files with different line counts are misaligned: every pair after the first inserted or
+    missing line would be wrong, so this raises instead of pairing them up.
+    """
+    source_path, target_path = Path(source_path), Path(target_path)
+    report = ReadReport()
+    source = dict(_lines(source_path, report))
+    target = dict(_lines(target_path, report))
+    source_count = _count_lines(source_path)
+    target_count = _count_lines(target_path)
+    if source_count != target_count:
+        raise ValueError(
+            f"misaligned corpus: {source_path} has {source_count} lines but {target_path} has "
+            f"{target_count}; the first line without a partner is line "
+            f"{min(source_count, target_count) + 1}"
+        )
+    pairs = []
+    for line_no in range(1, source_count + 1):
+        if line_no not in source or line_no not in target:
+            continue  # already reported as invalid UTF-8
+        pair = _keep(source[line_no], target[line_no], source_path, line_no, report, max_words)
+        if pair:
+            pairs.append(pair)
+    report.log()
+    return pairs, report
+
+
+def _count_lines(path: Path) -> int:
+    with open(path, "rb") as f:
+        return sum(1 for _ in f)
+
+
+def read_parallel(path, fmt: str = "tsv", max_words: int | None = None):
+    """Reads a corpus by format name: `tsv`, `anki` or `moses` (path = `prefix.src,prefix.tgt`)."""
+    if fmt == "tsv":
+        return read_tsv(path, max_words=max_words)
+    if fmt == "anki":
+        return read_anki(path, max_words=max_words)
+    if fmt == "moses":
+        source_path, target_path = str(path).split(",")
+        return read_moses(source_path, target_path, max_words=max_words)
+    raise ValueError(f"unknown corpus format {fmt!r}; expected tsv, anki or moses")

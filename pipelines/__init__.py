@@ -1,0 +1,1 @@
+"""Command-line entry points; each parses arguments, builds a config and calls the packages."""

@@ -1,0 +1,1 @@
+"""Recurrent sequence-to-sequence models: layers, models, decoding, training and evaluation."""

@@ -1,0 +1,138 @@
+"""Batched greedy and beam-search decoding in stock TensorFlow ops.
+
+The encoder runs once; its outputs and their attention projection are cached, and the decoder
+advances one token at a time from its recurrent state (`model.decode_step`), never re-running
+over the prefix. Only stock ops are used (no `GatherTree`-style custom op), so a decoder
+exported in a SavedModel serves from plain TensorFlow.
+"""
+
+import tensorflow as tf
+
+from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
+
+
+def _never_generated(logits):
+    """Masks PAD and BOS, which a decoder must never emit, out of logits (batch, vocab)."""
+    ids = tf.range(tf.shape(logits)[-1])[tf.newaxis]
+    return tf.where((ids == PAD_ID) | (ids == BOS_ID), -float("inf"), logits)
+
+
+class SequenceDecoder(tf.Module):
+    """Greedy and beam search over a model with `encode` and `decode_step`
+    (`seq2seq.translation.Seq2SeqTranslator`).
+
+    Args:
+        model: the translation model.
+        max_length_ratio, max_length_offset: a hypothesis ends (EOS is forced) after
+            `ceil(ratio * source_length) + offset` tokens.
+        length_penalty: GNMT length penalty alpha, `((5 + length) / 6) ** alpha`; 0 disables it.
+
+    Both methods take source ids (batch, src_len), right-padded with 0, and return token ids
+    (batch, steps): EOS ends each row and PAD (0) fills after it.
+    """
+
+    def __init__(self, model, max_length_ratio=1.5, max_length_offset=10, length_penalty=0.6):
+        super().__init__(name="sequence_decoder")
+        self.model = model
+        self.max_length_ratio = max_length_ratio
+        self.max_length_offset = max_length_offset
+        self.length_penalty = length_penalty
+
+    def _start(self, source):
+        encoder_outputs, source_mask, state = self.model.encode(source)
+        source_lengths = tf.reduce_sum(tf.cast(source_mask, tf.float32), axis=1)
+        limits = tf.cast(tf.math.ceil(source_lengths * self.max_length_ratio), tf.int32)
+        return encoder_outputs, source_mask, state, limits + self.max_length_offset
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
+    def greedy(self, source):
+        encoder_outputs, source_mask, state, limits = self._start(source)
+        projected_keys = self.model.bahdanau_attention.project_keys(encoder_outputs)
+        batch = tf.shape(source)[0]
+        tokens = tf.fill([batch], BOS_ID)
+        finished = tf.zeros([batch], tf.bool)
+        outputs = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+        step = tf.constant(0)
+        while step < tf.reduce_max(limits) and not tf.reduce_all(finished):
+            logits, state, _ = self.model.decode_step(
+                tokens, state, encoder_outputs, source_mask, projected_keys
+            )
+            tokens = tf.argmax(_never_generated(logits), axis=-1, output_type=tf.int32)
+            tokens = tf.where(step + 1 >= limits, EOS_ID, tokens)
+            tokens = tf.where(finished, PAD_ID, tokens)
+            outputs = outputs.write(step, tokens)
+            finished = finished | tf.equal(tokens, EOS_ID)
+            step += 1
+        return tf.transpose(outputs.stack())
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)]
+    )
+    def beam_search(self, source, beam_size):
+        encoder_outputs, source_mask, state, limits = self._start(source)
+        batch, k = tf.shape(source)[0], beam_size
+        # Every beam is a row of a (batch * k) batch: row b * k + i is beam i of sentence b.
+        encoder_outputs = tf.repeat(encoder_outputs, k, axis=0)
+        source_mask = tf.repeat(source_mask, k, axis=0)
+        state = [tf.repeat(s, k, axis=0) for s in state]
+        limits = tf.reshape(tf.repeat(limits, k, axis=0), [batch, k])
+        projected_keys = self.model.bahdanau_attention.project_keys(encoder_outputs)
+
+        # Only beam 0 is live at the start, so the first top-k picks k distinct tokens.
+        scores = tf.tile(
+            tf.concat([[0.0], tf.fill([k - 1], -float("inf"))], axis=0)[tf.newaxis], [batch, 1]
+        )  # (batch, k) summed log-probabilities
+        lengths = tf.zeros([batch, k], tf.int32)
+        finished = tf.zeros([batch, k], tf.bool)
+        sequences = tf.zeros([batch, k, 0], tf.int32)
+        tokens = tf.fill([batch * k], BOS_ID)
+        step = tf.constant(0)
+        while step < tf.reduce_max(limits) and not tf.reduce_all(finished):
+            tf.autograph.experimental.set_loop_options(
+                shape_invariants=[(sequences, tf.TensorShape([None, None, None]))]
+            )
+            logits, state, _ = self.model.decode_step(
+                tokens, state, encoder_outputs, source_mask, projected_keys
+            )
+            vocab = tf.shape(logits)[-1]
+            log_probs = tf.nn.log_softmax(_never_generated(logits))
+            log_probs = tf.reshape(log_probs, [batch, k, vocab])
+            token_ids = tf.range(vocab)[tf.newaxis, tf.newaxis]
+            # A finished beam may only continue with PAD at no cost; a beam at its length
+            # limit may only take EOS.
+            log_probs = tf.where(
+                finished[..., tf.newaxis],
+                tf.where(token_ids == PAD_ID, 0.0, -float("inf")),
+                log_probs,
+            )
+            at_limit = (step + 1 >= limits) & ~finished
+            log_probs = tf.where(
+                at_limit[..., tf.newaxis] & (token_ids != EOS_ID), -float("inf"), log_probs
+            )
+            candidates = scores[..., tf.newaxis] + log_probs  # (batch, k, vocab)
+            new_lengths = lengths + tf.cast(~finished, tf.int32)
+            ranked = candidates / self._penalty(new_lengths)[..., tf.newaxis]
+            _, top = tf.math.top_k(tf.reshape(ranked, [batch, -1]), k=k)  # (batch, k)
+            parents, tokens = top // vocab, top % vocab
+            scores = tf.gather(tf.reshape(candidates, [batch, -1]), top, batch_dims=1)
+            lengths = tf.gather(new_lengths, parents, batch_dims=1)
+            finished = tf.gather(finished, parents, batch_dims=1) | (tokens == EOS_ID)
+            sequences = tf.concat(
+                [tf.gather(sequences, parents, batch_dims=1), tokens[..., tf.newaxis]], axis=-1
+            )
+            rows = tf.reshape(tf.range(batch)[:, tf.newaxis] * k + parents, [-1])
+            state = [tf.gather(s, rows) for s in state]
+            tokens = tf.reshape(tokens, [-1])
+            step += 1
+        best = tf.argmax(scores / self._penalty(lengths), axis=1, output_type=tf.int32)
+        return tf.gather(sequences, best, batch_dims=1)
+
+    def _penalty(self, lengths):
+        return ((5.0 + tf.cast(lengths, tf.float32)) / 6.0) ** self.length_penalty
+
+    def decode(self, source, beam_size: int = 1):
+        """Greedy for `beam_size` 1, beam search otherwise."""
+        source = tf.convert_to_tensor(source, tf.int32)
+        if beam_size <= 1:
+            return self.greedy(source)
+        return self.beam_search(source, tf.constant(beam_size, tf.int32))

@@ -1,0 +1,59 @@
+"""Recurrent layer factory and the cuDNN eligibility check shared by all models.
+
+On a GPU, Keras runs an LSTM or GRU with the fused cuDNN kernel only when the layer runs
+over a whole sequence with tanh/sigmoid activations, a bias, no `recurrent_dropout`, no
+unrolling (and `reset_after=True` for a GRU), and its mask is right-padded. Anything else
+silently takes the generic loop, several times slower.
+"""
+
+import importlib
+
+import keras
+
+CELLS = ("lstm", "gru")
+
+
+def recurrent_layer(cell: str, units: int, name: str, **kwargs):
+    """An `LSTM` or `GRU` layer with cuDNN-eligible settings; kwargs go to the layer."""
+    if cell == "lstm":
+        return keras.layers.LSTM(units, name=name, **kwargs)
+    if cell == "gru":
+        return keras.layers.GRU(units, name=name, **kwargs)
+    raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")
+
+
+def cell_state_size(cell: str) -> int:
+    """Number of state tensors of a cell type: LSTM has (h, c), GRU has h."""
+    return 2 if cell == "lstm" else 1
+
+
+def cudnn_problems(layer) -> list[str]:
+    """Reasons why `layer` (LSTM, GRU or Bidirectional of one) cannot use cuDNN; empty if it
+    can. Uses Keras's own argument check from its TensorFlow backend."""
+    # The module, not the `rnn` function that the package re-exports under the same name.
+    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    if isinstance(layer, keras.layers.Bidirectional):
+        return cudnn_problems(layer.forward_layer) + cudnn_problems(layer.backward_layer)
+    problems = []
+    cell = layer.cell
+    if isinstance(layer, keras.layers.LSTM):
+        ok = tf_rnn._do_lstm_arguments_support_cudnn(
+            cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
+        )
+    elif isinstance(layer, keras.layers.GRU):
+        ok = tf_rnn._do_gru_arguments_support_cudnn(
+            cell.activation,
+            cell.recurrent_activation,
+            layer.unroll,
+            cell.use_bias,
+            cell.reset_after,
+        )
+    else:
+        return [f"{layer.name}: {type(layer).__name__} has no cuDNN kernel"]
+    if not ok:
+        problems.append(f"{layer.name}: activation/bias/unroll/reset_after not cuDNN-compatible")
+    if cell.recurrent_dropout:
+        problems.append(f"{layer.name}: recurrent_dropout={cell.recurrent_dropout}")
+    if layer.use_cudnn not in ("auto", True):
+        problems.append(f"{layer.name}: use_cudnn={layer.use_cudnn}")
+    return problems

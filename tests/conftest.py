@@ -1,0 +1,77 @@
+"""Shared fixtures: a tiny Spanish->English corpus made from a small grammar, and a tiny model."""
+
+import itertools
+import os
+import random
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+SUBJECTS = [
+    ("el hombre", "the man"),
+    ("la mujer", "the woman"),
+    ("el niño", "the boy"),
+    ("la niña", "the girl"),
+    ("el rey", "the king"),
+    ("el perro", "the dog"),
+]
+VERBS = [("ve", "sees"), ("ama", "loves"), ("busca", "seeks"), ("tiene", "has")]
+OBJECTS = [
+    ("la casa", "the house"),
+    ("el libro", "the book"),
+    ("el pan", "the bread"),
+    ("la puerta", "the door"),
+]
+# Spanish puts the adjective after the noun, English before it: the model must reorder.
+ADJECTIVES = [
+    (None, None),
+    ("grande", "big"),
+    ("verde", "green"),
+    ("azul", "blue"),
+    ("alegre", "cheerful"),
+]
+
+
+def tiny_pairs():
+    """All 480 sentence pairs of the grammar, e.g. 'El rey ve la casa verde.' ->
+    'The king sees the green house.'"""
+    pairs = []
+    for (s_es, s_en), (v_es, v_en), (o_es, o_en), (a_es, a_en) in itertools.product(
+        SUBJECTS, VERBS, OBJECTS, ADJECTIVES
+    ):
+        obj_es = f"{o_es} {a_es}" if a_es else o_es
+        obj_en = o_en.replace("the ", f"the {a_en} ") if a_en else o_en
+        pairs.append(
+            (f"{s_es} {v_es} {obj_es}.".capitalize(), f"{s_en} {v_en} {obj_en}.".capitalize())
+        )
+    return pairs
+
+
+def write_tsv(path, pairs):
+    path.write_text("".join(f"{s}\t{t}\n" for s, t in pairs), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus(tmp_path_factory):
+    """train.tsv (400 pairs), dev.tsv (40) and test.tsv (40) in a temporary folder."""
+    pairs = tiny_pairs()
+    random.Random(0).shuffle(pairs)
+    folder = tmp_path_factory.mktemp("tiny_corpus")
+    write_tsv(folder / "train.tsv", pairs[:400])
+    write_tsv(folder / "dev.tsv", pairs[400:440])
+    write_tsv(folder / "test.tsv", pairs[440:])
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizers(tiny_corpus):
+    from data_prep.corpora import read_tsv
+    from data_prep.subword import SubwordTokenizer
+
+    pairs, _ = read_tsv(tiny_corpus / "train.tsv")
+    return (
+        SubwordTokenizer.train([p[0] for p in pairs], 120),
+        SubwordTokenizer.train([p[1] for p in pairs], 120),
+    )

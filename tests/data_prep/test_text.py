@@ -1,0 +1,22 @@
+import pytest
+
+from data_prep.text import normalize_text
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("In the beginning , God  created .", "In the beginning, God created."),
+        ("He said , “ Go ! ” ¶ Then ( quietly ) left", "He said, “Go!” Then (quietly) left"),
+        ("¿ Quién eres ? ¡ Ven !", "¿Quién eres? ¡Ven!"),
+        ("  tabs\tand\nnewlines  ", "tabs and newlines"),
+    ],
+)
+def test_normalize_text_fixes_spacing(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+def test_normalize_text_composes_unicode():
+    decomposed = "Jehova\u0301"  # a + combining acute accent
+    assert normalize_text(decomposed) == "Jehová"
+    assert normalize_text("ﬁn", form="NFKC") == "fin"

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+
+from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
+from seq2seq.decoding import SequenceDecoder
+from tests.seq2seq.helpers import SOURCE, tiny_model, train_steps
+
+
+@pytest.fixture(scope="module")
+def decoder():
+    model = tiny_model()
+    train_steps(model, steps=20)  # a model that prefers the batch's targets
+    return SequenceDecoder(model, max_length_ratio=2.0, max_length_offset=3)
+
+
+def _check_rows(output, limits):
+    for row, limit in zip(output, limits, strict=True):
+        ends = np.flatnonzero(row == EOS_ID)
+        assert len(ends) >= 1 and ends[0] < limit  # every row ends, within its limit
+        assert (row[ends[0] + 1 :] == PAD_ID).all()
+        assert not np.isin(row[: ends[0]], [PAD_ID, BOS_ID]).any()
+
+
+def test_greedy_equals_beam_of_one(decoder):
+    greedy = decoder.decode(SOURCE, beam_size=1).numpy()
+    beam = decoder.beam_search(SOURCE, 1).numpy()
+    np.testing.assert_array_equal(greedy, beam)
+
+
+def test_outputs_end_with_eos_and_padding(decoder):
+    limits = np.ceil((SOURCE != 0).sum(1) * 2.0).astype(int) + 3
+    _check_rows(decoder.decode(SOURCE, 1).numpy(), limits)
+    _check_rows(decoder.decode(SOURCE, 4).numpy(), limits)
+
+
+def test_trained_model_decodes_its_targets(decoder):
+    # After fitting one batch, greedy and beam search both reproduce its first target.
+    expected = [9, 10, 11, 12, 3]
+    assert decoder.decode(SOURCE[:1], 1).numpy()[0].tolist()[:5] == expected
+    assert decoder.decode(SOURCE[:1], 3).numpy()[0].tolist()[:5] == expected
+
+
+def test_beam_finds_higher_scoring_sequences_than_greedy_on_average():
+    """With no length penalty, beam search maximizes the summed log-probability; over many
+    random sources it must never do worse on average than greedy."""
+    model = tiny_model(dropout=0.0)
+    decoder = SequenceDecoder(model, max_length_ratio=2.0, max_length_offset=3, length_penalty=0.0)
+    source = np.random.default_rng(0).integers(4, 40, size=(16, 6)).astype("int32")
+    source[:, -1] = EOS_ID
+
+    def log_prob(output):
+        target_in = np.concatenate([np.full((len(output), 1), BOS_ID), output[:, :-1]], 1)
+        target_in = np.where(np.cumsum(output == EOS_ID, 1) - (output == EOS_ID) > 0, 0, target_in)
+        logits = np.asarray(model({"source": source, "target_in": target_in.astype("int32")}))
+        logits[..., [PAD_ID, BOS_ID]] = -np.inf  # as the decoder does: never generated
+        logp = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+        picked = np.take_along_axis(logp, output[..., None], -1)[..., 0]
+        return np.where(target_in != 0, picked, 0).sum(1)
+
+    greedy = log_prob(decoder.decode(source, 1).numpy())
+    beam = log_prob(decoder.decode(source, 4).numpy())
+    assert beam.mean() >= greedy.mean() - 1e-4
+    assert (beam >= greedy - 1e-4).mean() >= 0.75
