@@ -104,8 +104,8 @@ def run(args):
 
     if args.command == "train":
         config = load_config(translator.TranslationConfig, args.config, args.set)
-        translator.train(config, args.run_dir)
-        print(f"model saved in {args.run_dir}/model.keras")
+        if translator.train(config, args.run_dir) is not None:
+            print(f"model saved in {args.run_dir}/model.keras")
     elif args.command == "evaluate":
         report = translator.evaluate(args.run_dir, args.split, args.beam_size, args.limit)
         print(f"report: {report} (and {report.with_suffix('.json')})")

@@ -35,6 +35,10 @@ from seq2seq.translation import Seq2SeqTranslator
 
 logger = logging.getLogger(__name__)
 
+# Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
+# deletes its backup then, so a rerun would otherwise start over and overwrite model.keras.
+COMPLETE = "TRAINING_COMPLETE"
+
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
@@ -129,9 +133,24 @@ def build_model(config: TranslationConfig, source_vocab_size: int, target_vocab_
     )
 
 
-def train(config: TranslationConfig, run_dir) -> keras.callbacks.History:
-    """Trains a model into `run_dir`; rerunning the same call resumes from the last epoch."""
+def _with_known_length(ds):
+    """Counts the batches of a dataset and tells tf.data, so Keras shows the epoch length and
+    does not warn when the data ends. Bucket sizes do not depend on the shuffle order, so every
+    epoch has the same number of batches."""
+    return ds.apply(tf.data.experimental.assert_cardinality(int(ds.reduce(0, lambda n, _: n + 1))))
+
+
+def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
+    """Trains a model into `run_dir`. Rerunning the same call after an interruption resumes
+    from the last finished epoch; rerunning it after training finished leaves the run as it is
+    (returns None), so a finished model is never overwritten by a fresh start."""
     run_dir = Path(run_dir)
+    if (run_dir / COMPLETE).exists():
+        print(
+            f"{run_dir} is already trained ({run_dir / COMPLETE} exists); use a new --run-dir "
+            "to train again"
+        )
+        return None
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     keras.utils.set_random_seed(config.train.seed)
@@ -158,10 +177,8 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History:
         shuffle=False,
         cache=True,
     )
-    # Bucket sizes do not depend on the shuffle order, so every epoch has the same number of
-    # batches; telling tf.data lets Keras show the epoch length and not warn at its end.
-    steps_per_epoch = int(train_ds.reduce(0, lambda n, _: n + 1))
-    train_ds = train_ds.apply(tf.data.experimental.assert_cardinality(steps_per_epoch))
+    train_ds, dev_ds = _with_known_length(train_ds), _with_known_length(dev_ds)
+    steps_per_epoch = int(train_ds.cardinality())
     model = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
     model.compile(
         optimizer=make_optimizer(
@@ -178,7 +195,7 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History:
     )
     model.build()
     print(f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch")
-    return model.fit(
+    history = model.fit(
         train_ds,
         validation_data=dev_ds,
         epochs=config.train.epochs,
@@ -187,6 +204,11 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History:
         # A live bar on a terminal; elsewhere one line per epoch plus training.ProgressLog.
         verbose=1 if sys.stdout.isatty() else 2,
     )
+    (run_dir / COMPLETE).write_text(
+        f"training finished after epoch {history.epoch[-1] + 1 if history.epoch else 0}\n",
+        encoding="utf-8",
+    )
+    return history
 
 
 class Translator:

@@ -54,6 +54,22 @@ def test_train_writes_the_run_directory(run_dir):
     assert "tiny_corpus" in (run_dir / "config.yaml").read_text()
 
 
+def test_rerunning_a_finished_run_keeps_its_model(run_dir, tiny_corpus):
+    model_bytes = (run_dir / "model.keras").read_bytes()
+    result = _cli(
+        "train",
+        "--config",
+        "configs/translate/tiny.yaml",
+        "--run-dir",
+        str(run_dir),
+        "--set",
+        f"data.train={tiny_corpus / 'train.tsv'}",
+        f"data.dev={tiny_corpus / 'dev.tsv'}",
+    )
+    assert "is already trained" in result.stdout
+    assert (run_dir / "model.keras").read_bytes() == model_bytes
+
+
 def test_evaluate_reports_greedy_and_beam(run_dir, tiny_corpus):
     result = _cli("evaluate", "--run-dir", str(run_dir), "--split", "test", "--beam-size", "3")
     report_path = run_dir / "eval" / "test" / "report.json"
