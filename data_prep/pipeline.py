@@ -2,7 +2,6 @@
 
 import logging
 
-import numpy as np
 import tensorflow as tf
 
 from data_prep.subword import BOS_ID, EOS_ID
@@ -21,14 +20,20 @@ def _encode(source_tokenizer, target_tokenizer, source, target):
     return tf.concat([src, eos], axis=1), tf.concat([bos, tgt, eos], axis=1)
 
 
+def pair_length(source_length, target_length):
+    """Padded length a pair needs: the source, or the target without one of BOS/EOS (the model
+    reads `target[:-1]` and predicts `target[1:]`)."""
+    return tf.maximum(source_length, target_length - 1)
+
+
 def count_too_long(pairs, source_tokenizer, target_tokenizer, max_length: int) -> int:
     """Number of pairs whose source or target (with BOS/EOS) is longer than `max_length`."""
     if not pairs:
         return 0
     sources, targets = zip(*pairs, strict=True)
     src, tgt = _encode(source_tokenizer, target_tokenizer, list(sources), list(targets))
-    too_long = np.maximum(src.row_lengths().numpy(), tgt.row_lengths().numpy() - 1) > max_length
-    return int(too_long.sum())
+    lengths = pair_length(src.row_lengths(), tgt.row_lengths())
+    return int(tf.reduce_sum(tf.cast(lengths > max_length, tf.int32)))
 
 
 def bucket_batch_sizes(boundaries, batch_tokens: int, max_length: int):
@@ -79,16 +84,14 @@ def make_translation_dataset(
     )
     # unbatch() yields rank-1 ragged tensors; make them dense for padded batching.
     ds = ds.unbatch().map(lambda s, t: (tf.reshape(s, [-1]), tf.reshape(t, [-1])))
-    ds = ds.filter(
-        lambda s, t: tf.logical_and(tf.size(s) <= max_length, tf.size(t) - 1 <= max_length)
-    )
+    ds = ds.filter(lambda s, t: pair_length(tf.size(s), tf.size(t)) <= max_length)
     if cache:
         ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(min(len(pairs), 20_000), seed=seed, reshuffle_each_iteration=True)
     boundaries = [b for b in BUCKET_BOUNDARIES if b <= max_length]
     ds = ds.bucket_by_sequence_length(
-        element_length_func=lambda s, t: tf.maximum(tf.size(s), tf.size(t) - 1),
+        element_length_func=lambda s, t: pair_length(tf.size(s), tf.size(t)),
         bucket_boundaries=boundaries,
         bucket_batch_sizes=bucket_batch_sizes(boundaries, batch_tokens, max_length),
         padded_shapes=([None], [None]),

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from data_prep.corpora import read_parallel
 from data_prep.pipeline import make_translation_dataset
 from data_prep.subword import EOS_ID, SubwordTokenizer
+from data_prep.text import normalize_text
 from seq2seq.config import load_config, save_config
 from seq2seq.decoding import SequenceDecoder
 from seq2seq.evaluation import score_translations, write_reports
@@ -95,9 +96,10 @@ class TranslationConfig:
     decode: DecodeConfig = DecodeConfig()
 
 
-def _read(config: DataConfig, split: str):
+def _read(config: DataConfig, split: str, filter_long: bool = True):
+    """Reads a split; `max_words` filtering is for training data, never for scoring."""
     path = getattr(config, split)
-    pairs, _ = read_parallel(path, config.format, config.max_words)
+    pairs, _ = read_parallel(path, config.format, config.max_words if filter_long else None)
     if not pairs:
         raise ValueError(f"no usable sentence pairs in {split} file {path}")
     return pairs
@@ -235,7 +237,8 @@ class Translator:
         """Translates sentences in batches of similar length; returns them in input order."""
         if not sentences:
             return []
-        ids = self.source_tokenizer.tokenize(tf.constant(sentences))
+        # The same normalization the corpus readers applied to the training sources.
+        ids = self.source_tokenizer.tokenize(tf.constant([normalize_text(s) for s in sentences]))
         ids = tf.concat([ids, tf.fill([ids.nrows(), 1], EOS_ID)], axis=1)
         lengths = ids.row_lengths().numpy()
         order = np.argsort(-lengths, kind="stable")
@@ -257,7 +260,7 @@ def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: 
     with sacrebleu and writes `RUN/eval/<split>/report.{json,md}`. Returns the Markdown path."""
     translator = Translator(run_dir)
     beam_size = translator.config.decode.beam_size if beam_size is None else beam_size
-    pairs = _read(translator.config.data, split)[:limit]
+    pairs = _read(translator.config.data, split, filter_long=False)[:limit]
     sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
     rows, hypotheses = [], {}
     for strategy, size in [("greedy", 1)] + ([("beam", beam_size)] if beam_size > 1 else []):
