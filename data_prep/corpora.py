@@ -44,13 +44,15 @@ class ReadReport:
 
 
 def _lines(path: Path, report: ReadReport):
-    """Yields (line_no, text) of a UTF-8 file, dropping undecodable lines into the report."""
+    """Yields (line_no, text) for every line of a UTF-8 file; text is None for a line that is
+    not valid UTF-8, which is reported as dropped."""
     with open(path, "rb") as f:
         for line_no, raw in enumerate(f, start=1):
             try:
                 yield line_no, raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as err:
                 report.drop(path, line_no, f"invalid UTF-8 at byte {err.start}")
+                yield line_no, None
 
 
 def _keep(source, target, path, line_no, report, max_words):
@@ -81,6 +83,8 @@ def read_tsv(path, max_words: int | None = None, columns: tuple[int, int] = (0, 
     pairs = []
     needed = max(columns) + 1
     for line_no, line in _lines(path, report):
+        if line is None:
+            continue
         if not line.strip():
             report.drop(path, line_no, "empty line")
             continue
@@ -112,10 +116,9 @@ def read_moses(source_path, target_path, max_words: int | None = None):
     """
     source_path, target_path = Path(source_path), Path(target_path)
     report = ReadReport()
-    source = dict(_lines(source_path, report))
-    target = dict(_lines(target_path, report))
-    source_count = _count_lines(source_path)
-    target_count = _count_lines(target_path)
+    source = [text for _, text in _lines(source_path, report)]
+    target = [text for _, text in _lines(target_path, report)]
+    source_count, target_count = len(source), len(target)
     if source_count != target_count:
         raise ValueError(
             f"misaligned corpus: {source_path} has {source_count} lines but {target_path} has "
@@ -123,19 +126,14 @@ def read_moses(source_path, target_path, max_words: int | None = None):
             f"{min(source_count, target_count) + 1}"
         )
     pairs = []
-    for line_no in range(1, source_count + 1):
-        if line_no not in source or line_no not in target:
+    for line_no, (src, tgt) in enumerate(zip(source, target, strict=True), start=1):
+        if src is None or tgt is None:
             continue  # already reported as invalid UTF-8
-        pair = _keep(source[line_no], target[line_no], source_path, line_no, report, max_words)
+        pair = _keep(src, tgt, source_path, line_no, report, max_words)
         if pair:
             pairs.append(pair)
     report.log()
     return pairs, report
-
-
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for _ in f)
 
 
 def read_parallel(path, fmt: str = "tsv", max_words: int | None = None):

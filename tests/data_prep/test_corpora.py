@@ -62,3 +62,11 @@ def test_read_moses_refuses_misaligned_files(tmp_path):
 def test_unknown_format_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="unknown corpus format 'xml'"):
         read_parallel(tmp_path / "x", "xml")
+
+
+def test_read_moses_reports_invalid_utf8_by_file_and_line(tmp_path):
+    (tmp_path / "b.es").write_bytes(b"uno\nd\xffos\n")
+    (tmp_path / "b.en").write_text("one\ntwo\n", encoding="utf-8")
+    pairs, report = read_moses(tmp_path / "b.es", tmp_path / "b.en")
+    assert pairs == [("uno", "one")]
+    assert report.problems == [f"{tmp_path / 'b.es'}:2: invalid UTF-8 at byte 1"]
