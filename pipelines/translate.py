@@ -110,9 +110,10 @@ def run(args):
         report = translator.evaluate(args.run_dir, args.split, args.beam_size, args.limit)
         print(f"report: {report} (and {report.with_suffix('.json')})")
     else:
-        lines = []
-        for stream in [open(p, encoding="utf-8") for p in args.inputs] or [sys.stdin]:
-            lines += [line.rstrip("\n") for line in stream]
+        lines = [line.rstrip("\n") for line in sys.stdin] if not args.inputs else []
+        for path in args.inputs:
+            with open(path, encoding="utf-8") as f:
+                lines += [line.rstrip("\n") for line in f]
         outputs = translator.Translator(args.run_dir).translate(
             lines, args.beam_size, progress=len(lines) > 100
         )

@@ -110,6 +110,17 @@ def test_translate_keeps_input_order(run_dir):
     assert outputs[2].startswith("The dog")
 
 
+def test_translate_reads_files_in_order(run_dir, tmp_path):
+    (tmp_path / "a.txt").write_text("El rey ve la casa verde.\nLa niña tiene el pan.\n", "utf-8")
+    (tmp_path / "b.txt").write_text("El rey ve la casa verde.\n", encoding="utf-8")
+    result = _cli(
+        "translate", "--run-dir", str(run_dir), str(tmp_path / "a.txt"), str(tmp_path / "b.txt")
+    )
+    outputs = result.stdout.splitlines()
+    assert len(outputs) == 3
+    assert outputs[0] == outputs[2] == "The king sees the green house."
+
+
 def test_help_explains_options():
     result = _cli("train", "--help")
     assert "--set KEY=VALUE" in result.stdout and "model.attention" in result.stdout
