@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine:
-#   make demo   install, build the Bible corpus, train, evaluate, print the report path
+#   make demo   install; build the Bible corpus and the espeak-ng speech corpus; train and
+#               evaluate the small translation and speech models; print the report paths
 #   make test   install and run the test suite
-# QUICK=1 make demo shows the whole flow in a few minutes (tiny model, short budget).
+# QUICK=1 make demo shows the whole flow in a few minutes (tiny models, short budgets).
 SHELL := /bin/bash
 PY := .venv/bin/python
 RUN ?= runs/bible_small
@@ -9,15 +10,26 @@ CONFIG ?= configs/translate/bible_small.yaml
 QUICK ?=
 QUICK_SET := train.epochs=1 train.max_minutes=2 model.units=64 model.embedding_dim=64 \
 	data.source_vocab_size=2000 data.target_vocab_size=2000
+ASR_RUN ?= runs/asr_small
+ASR_CONFIG ?= configs/asr/synth_small.yaml
+SPEECH := $(if $(QUICK),data/speech_quick,data/speech)
+SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
+ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
+	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
+	data.test=$(SPEECH)/test.jsonl
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps install corpus
+.PHONY: demo test system-deps install corpus speech-corpus
 
-demo: system-deps install corpus
+demo: system-deps install corpus speech-corpus
 	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(if $(QUICK),runs/quick,$(RUN)) \
 		$(if $(QUICK),--set $(QUICK_SET))
 	$(PY) -m pipelines.translate evaluate --run-dir $(if $(QUICK),runs/quick,$(RUN)) --split test \
 		$(if $(QUICK),--limit 100 --beam-size 3)
+	$(PY) -m pipelines.asr train --config $(ASR_CONFIG) \
+		--run-dir $(if $(QUICK),runs/asr_quick,$(ASR_RUN)) $(if $(QUICK),--set $(ASR_QUICK_SET))
+	$(PY) -m pipelines.asr evaluate --run-dir $(if $(QUICK),runs/asr_quick,$(ASR_RUN)) \
+		--manifest $(SPEECH)/test.jsonl $(if $(QUICK),--beam-size 4)
 
 test: system-deps install
 	.venv/bin/ruff format --check . && .venv/bin/ruff check .
@@ -43,4 +55,13 @@ corpus: data/bible/train.tsv
 
 data/bible/train.tsv: data_prep/bible.py
 	$(PY) -m data_prep.bible --out data/bible
+
+# English side of the Bible split: training books for train, Amos/Philippians for dev,
+# Mark/Ruth/Jonah for test; dev and test voices are held out of training.
+speech-corpus: $(SPEECH)/train.jsonl
+
+$(SPEECH)/train.jsonl: data/bible/train.tsv data_prep/synth_speech.py
+	set -- $(SPEECH_SIZES); $(PY) -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \
+		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
+		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3
 

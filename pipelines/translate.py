@@ -6,9 +6,10 @@ python -m pipelines.translate translate --run-dir RUN --beam-size 5 < input.txt 
 """
 
 import argparse
-import logging
-import os
 import sys
+
+from pipelines import cli
+from pipelines.cli import add_train_command
 
 CONFIG_HELP = (
     "Config keys (set in the YAML file or with --set):\n"
@@ -42,22 +43,11 @@ def _parser():
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    train = commands.add_parser(
-        "train",
-        help="train a model into a run directory (rerun to resume)",
-        description="Train a model. Rerunning the same command resumes from the last epoch.",
-        epilog=CONFIG_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    train.add_argument("--config", required=True, help="YAML config (see configs/translate/)")
-    train.add_argument("--run-dir", required=True, help="folder for config, tokenizers, model")
-    train.add_argument(
-        "--set",
-        nargs="+",
-        action="extend",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override config values, e.g. --set model.units=512 data.train=my.tsv",
+    add_train_command(
+        commands,
+        CONFIG_HELP,
+        "Train a model. Rerunning the same command resumes from the last epoch.",
+        "model.units=512 data.train=my.tsv",
     )
 
     evaluate = commands.add_parser(
@@ -88,17 +78,10 @@ def _parser():
 
 
 def main(argv=None):
-    parser = _parser()
-    args = parser.parse_args(argv)
-    try:
-        run(args)
-    except (ValueError, FileNotFoundError) as err:
-        parser.exit(2, f"error: {err}\n")
+    cli.main(_parser(), run, argv)
 
 
 def run(args):
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from seq2seq import translator
     from seq2seq.config import load_config
 

@@ -6,6 +6,7 @@ over the prefix. Only stock ops are used (no `GatherTree`-style custom op), so a
 exported in a SavedModel serves from plain TensorFlow.
 """
 
+import keras
 import tensorflow as tf
 
 from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
@@ -136,3 +137,29 @@ class SequenceDecoder(tf.Module):
         if beam_size <= 1:
             return self.greedy(source)
         return self.beam_search(source, tf.constant(beam_size, tf.int32))
+
+
+def ctc_decode(logits, logit_lengths, beam_size: int = 1):
+    """Batched CTC decoding with `keras.ops.ctc_decode` (stock TensorFlow CTC decoder ops).
+
+    Greedy (`beam_size=1`) takes the best class per frame, merges repeats and drops blanks
+    (index 0); otherwise prefix beam search keeps `beam_size` prefixes.
+
+    Args:
+        logits: (batch, time, vocab) scores, blank at index 0.
+        logit_lengths: int (batch,) true lengths; later frames are ignored.
+        beam_size: 1 for greedy, more for beam search.
+
+    Returns:
+        int32 ids (batch, time), each row's labels followed by -1 padding.
+    """
+    strategy = "greedy" if beam_size <= 1 else "beam_search"
+    decoded, _ = keras.ops.ctc_decode(
+        logits,
+        tf.cast(logit_lengths, tf.int32),
+        strategy=strategy,
+        beam_width=max(beam_size, 1),
+        top_paths=1,
+        mask_index=0,
+    )
+    return decoded[0]

@@ -54,3 +54,24 @@ def masked_accuracy(y_true, y_pred, pad_id=0):
     hits = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
     mask = ops.cast(ops.not_equal(y_true, pad_id), "float32")
     return ops.sum(hits * mask) / ops.maximum(ops.sum(mask), 1.0)
+
+
+def ctc_loss(labels, logits, logit_lengths, blank_id=0):
+    """Mean CTC loss per utterance (`keras.ops.ctc_loss`) with true lengths.
+
+    Args:
+        labels: int (batch, label_len), right-padded with the blank id, which is never a real
+            label, so each label's true length is its count of non-blank ids.
+        logits: (batch, time, vocab) unnormalized scores, blank at `blank_id`.
+        logit_lengths: int (batch,) true output lengths (after subsampling); later frames are
+            padding and never read.
+
+    Returns:
+        a scalar: the negative log-likelihood of each label, averaged over the batch.
+    """
+    labels = ops.cast(labels, "int32")
+    label_lengths = ops.sum(ops.cast(ops.not_equal(labels, blank_id), "int32"), axis=-1)
+    losses = ops.ctc_loss(
+        labels, ops.cast(logits, "float32"), label_lengths, logit_lengths, mask_index=blank_id
+    )
+    return ops.mean(losses)

@@ -5,6 +5,13 @@ import time
 from pathlib import Path
 
 import keras
+import tensorflow as tf
+
+from seq2seq.config import load_config
+
+# Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
+# deletes its backup then, so a rerun would otherwise start over and overwrite model.keras.
+COMPLETE = "TRAINING_COMPLETE"
 
 
 def make_optimizer(learning_rate: float, total_steps: int, warmup_steps: int, clipnorm: float):
@@ -85,3 +92,47 @@ def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
     if not sys.stdout.isatty():
         callbacks.append(ProgressLog())
     return callbacks
+
+
+def is_trained(run_dir) -> bool:
+    """True (and says so) if `run_dir` holds a finished training run."""
+    marker = Path(run_dir) / COMPLETE
+    if marker.exists():
+        print(f"{run_dir} is already trained ({marker} exists); use a new --run-dir to train again")
+        return True
+    return False
+
+
+def with_known_length(ds):
+    """Counts the batches of a dataset and tells tf.data, so Keras shows the epoch length and
+    does not warn when the data ends. Bucket sizes do not depend on the shuffle order, so every
+    epoch has the same number of batches."""
+    return ds.apply(tf.data.experimental.assert_cardinality(int(ds.reduce(0, lambda n, _: n + 1))))
+
+
+def fit(model, train_ds, dev_ds, run_dir, train_config):
+    """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes` from
+    `train_config`); writes the COMPLETE marker when training ends. Returns the History."""
+    history = model.fit(
+        train_ds,
+        validation_data=dev_ds,
+        epochs=train_config.epochs,
+        shuffle=False,  # the datasets shuffle themselves
+        callbacks=make_callbacks(run_dir, train_config.patience, train_config.max_minutes),
+        # A live bar on a terminal; elsewhere one line per epoch plus ProgressLog.
+        verbose=1 if sys.stdout.isatty() else 2,
+    )
+    (Path(run_dir) / COMPLETE).write_text(
+        f"training finished after epoch {history.epoch[-1] + 1 if history.epoch else 0}\n",
+        encoding="utf-8",
+    )
+    return history
+
+
+def load_run(run_dir, config_class):
+    """The resolved config and the best model of a trained run directory."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "model.keras").exists():
+        raise FileNotFoundError(f"{run_dir / 'model.keras'} not found: train first")
+    config = load_config(config_class, run_dir / "config.yaml")
+    return config, keras.saving.load_model(run_dir / "model.keras", safe_mode=True)

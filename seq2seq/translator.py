@@ -14,7 +14,6 @@ A run directory holds:
 import dataclasses
 import logging
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -27,18 +26,14 @@ from data_prep.corpora import read_parallel
 from data_prep.pipeline import make_translation_dataset
 from data_prep.subword import EOS_ID, SubwordTokenizer
 from data_prep.text import normalize_text
-from seq2seq.config import load_config, save_config
+from seq2seq.config import save_config
 from seq2seq.decoding import SequenceDecoder
 from seq2seq.evaluation import score_translations, write_reports
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
-from seq2seq.training import make_callbacks, make_optimizer
+from seq2seq.training import fit, is_trained, load_run, make_optimizer, with_known_length
 from seq2seq.translation import Seq2SeqTranslator
 
 logger = logging.getLogger(__name__)
-
-# Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
-# deletes its backup then, so a rerun would otherwise start over and overwrite model.keras.
-COMPLETE = "TRAINING_COMPLETE"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,23 +130,12 @@ def build_model(config: TranslationConfig, source_vocab_size: int, target_vocab_
     )
 
 
-def _with_known_length(ds):
-    """Counts the batches of a dataset and tells tf.data, so Keras shows the epoch length and
-    does not warn when the data ends. Bucket sizes do not depend on the shuffle order, so every
-    epoch has the same number of batches."""
-    return ds.apply(tf.data.experimental.assert_cardinality(int(ds.reduce(0, lambda n, _: n + 1))))
-
-
 def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
     """Trains a model into `run_dir`. Rerunning the same call after an interruption resumes
     from the last finished epoch; rerunning it after training finished leaves the run as it is
     (returns None), so a finished model is never overwritten by a fresh start."""
     run_dir = Path(run_dir)
-    if (run_dir / COMPLETE).exists():
-        print(
-            f"{run_dir} is already trained ({run_dir / COMPLETE} exists); use a new --run-dir "
-            "to train again"
-        )
+    if is_trained(run_dir):
         return None
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
@@ -179,7 +163,7 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
         shuffle=False,
         cache=True,
     )
-    train_ds, dev_ds = _with_known_length(train_ds), _with_known_length(dev_ds)
+    train_ds, dev_ds = with_known_length(train_ds), with_known_length(dev_ds)
     steps_per_epoch = int(train_ds.cardinality())
     model = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
     model.compile(
@@ -197,20 +181,7 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
     )
     model.build()
     print(f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch")
-    history = model.fit(
-        train_ds,
-        validation_data=dev_ds,
-        epochs=config.train.epochs,
-        shuffle=False,  # the dataset shuffles itself
-        callbacks=make_callbacks(run_dir, config.train.patience, config.train.max_minutes),
-        # A live bar on a terminal; elsewhere one line per epoch plus training.ProgressLog.
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    (run_dir / COMPLETE).write_text(
-        f"training finished after epoch {history.epoch[-1] + 1 if history.epoch else 0}\n",
-        encoding="utf-8",
-    )
-    return history
+    return fit(model, train_ds, dev_ds, run_dir, config.train)
 
 
 class Translator:
@@ -222,12 +193,9 @@ class Translator:
 
     def __init__(self, run_dir):
         self.run_dir = Path(run_dir)
-        if not (self.run_dir / "model.keras").exists():
-            raise FileNotFoundError(f"{self.run_dir / 'model.keras'} not found: train first")
-        self.config = load_config(TranslationConfig, self.run_dir / "config.yaml")
+        self.config, self.model = load_run(self.run_dir, TranslationConfig)
         self.source_tokenizer = SubwordTokenizer.load(self.run_dir / "tokenizers/source.model")
         self.target_tokenizer = SubwordTokenizer.load(self.run_dir / "tokenizers/target.model")
-        self.model = keras.saving.load_model(self.run_dir / "model.keras", safe_mode=True)
         decode = self.config.decode
         self.decoder = SequenceDecoder(
             self.model, decode.max_length_ratio, decode.max_length_offset, decode.length_penalty

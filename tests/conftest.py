@@ -75,3 +75,40 @@ def tiny_tokenizers(tiny_corpus):
         SubwordTokenizer.train([p[0] for p in pairs], 120),
         SubwordTokenizer.train([p[1] for p in pairs], 120),
     )
+
+
+def write_tone(path, seconds=1.0, rate=16000, channels=1, frequency=440.0, subtype=None):
+    """Writes a sine tone (with a little noise) as any libsndfile format, by suffix."""
+    import numpy as np
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    wave = 0.3 * np.sin(2 * np.pi * frequency * t)
+    wave += 0.01 * np.random.default_rng(0).standard_normal(len(t))
+    data = np.stack([wave] * channels, axis=1) if channels > 1 else wave
+    sf.write(str(path), data.astype("float32"), rate, subtype=subtype)
+    return path
+
+
+SPEECH_TEXT = [
+    "In the beginning God created the heavens and the earth.",
+    "The earth was formless and empty, and darkness was on the surface of the deep.",
+    "God said, let there be light, and there was light.",
+    "God saw the light, and saw that it was good.",
+    "God called the light day, and the darkness he called night.",
+    "There was evening and there was morning, the first day.",
+    "The king sent his servants to the city by the sea.",
+    "She said to him, go and see the house of your father.",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_speech(tmp_path_factory):
+    """A tiny espeak-ng corpus (train 40, dev 6, test 6 utterances) built by the real
+    corpus builder; returns the folder with train/dev/test.jsonl."""
+    from data_prep.synth_speech import synthesize
+
+    folder = tmp_path_factory.mktemp("tiny_speech")
+    splits = {"train": SPEECH_TEXT * 5, "dev": SPEECH_TEXT[:4] * 2, "test": SPEECH_TEXT[4:] * 2}
+    synthesize(splits, folder, {"train": 40, "dev": 6, "test": 6}, workers=2, seed=0)
+    return folder

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
-from seq2seq.decoding import SequenceDecoder
+from seq2seq.decoding import SequenceDecoder, ctc_decode
 from tests.seq2seq.helpers import SOURCE, tiny_model, train_steps
 
 
@@ -62,3 +62,35 @@ def test_beam_finds_higher_scoring_sequences_than_greedy_on_average():
     beam = log_prob(decoder.decode(source, 4).numpy())
     assert beam.mean() >= greedy.mean() - 1e-4
     assert (beam >= greedy - 1e-4).mean() >= 0.75
+
+
+def _one_hot_logits(frames, vocab=4):
+    """Logits whose best class at each frame is `frames[t]` (peaked, so beams agree)."""
+    logits = np.full((len(frames), vocab), -10.0, np.float32)
+    logits[np.arange(len(frames)), frames] = 10.0
+    return logits
+
+
+@pytest.mark.parametrize("beam_size", [1, 4])
+def test_ctc_decode_collapses_repeats_and_drops_blanks(beam_size):
+    logits = np.stack(
+        [
+            _one_hot_logits([1, 1, 0, 1, 2, 2, 0, 3]),  # a a - a b b - c -> a a b c
+            _one_hot_logits([0, 0, 3, 3, 3, 0, 0, 0]),  # - - c c c - - - -> c
+            _one_hot_logits([2, 0, 2, 1, 1, 3, 3, 3]),  # only 3 frames are real -> b b
+        ]
+    )
+    ids = ctc_decode(logits, np.array([8, 8, 3]), beam_size).numpy()
+    rows = [[i for i in row if i >= 0] for row in ids]
+    assert rows == [[1, 1, 2, 3], [3], [2, 2]]
+    assert ids.dtype == np.int32 and np.all(ids[1, 1:] == -1)
+
+
+def test_ctc_beam_search_finds_the_more_probable_label():
+    # Frame-wise best path is "-" "-" (empty), but "a" has more total probability:
+    # p(empty) = 0.6^2 = 0.36, p("a") = 0.4*0.4 + 0.4*0.6 + 0.6*0.4 = 0.64.
+    probs = np.array([[[0.6, 0.4], [0.6, 0.4]]], np.float32)
+    greedy = ctc_decode(np.log(probs), np.array([2]), 1).numpy()
+    beam = ctc_decode(np.log(probs), np.array([2]), 4).numpy()
+    assert [i for i in greedy[0] if i >= 0] == []
+    assert [i for i in beam[0] if i >= 0] == [1]

@@ -1,0 +1,135 @@
+"""Speech recognition speed: feature extraction, training frames/second, real-time factor.
+
+    python benchmarks/asr_speed.py --config configs/asr/synth_small.yaml \
+        [--set ...] [--utterances 200] [--train-batches 20] [--run-dir RUN] > speed.json
+
+1. Feature extraction: loads and featurizes `--utterances` dev files with librosa in one
+   process (seconds of audio per second of wall time, per core).
+2. Training: a fresh model of the config trains on batches of the dev cache (after warm-up
+   batches that absorb tracing): input frames/second and audio seconds/second.
+3. Transcription: the real-time factor (processing seconds / audio seconds) of transcribing
+   the same files from audio with greedy and beam search, features included, with the
+   trained model of `--run-dir` (or the fresh model).
+Prints one JSON object.
+"""
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/asr/synth_small.yaml")
+    parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--utterances", type=int, default=200, help="dev files to featurize")
+    parser.add_argument("--train-batches", type=int, default=20)
+    parser.add_argument("--warmup-batches", type=int, default=3)
+    parser.add_argument("--run-dir", default=None, help="transcribe with this trained run")
+    args = parser.parse_args(argv)
+
+    import keras
+    import tensorflow as tf
+
+    from data_prep.audio import compute_features, load_audio
+    from data_prep.feature_cache import FeatureCache
+    from data_prep.manifest import read_manifest
+    from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
+    from data_prep.transcripts import CharacterVocabulary
+    from seq2seq import recognizer
+    from seq2seq.config import load_config
+    from seq2seq.speech import subsampled_length
+
+    config = load_config(recognizer.ASRConfig, args.config, args.set)
+    entries = read_manifest(config.data.dev)[: args.utterances]
+    audio_seconds = sum(e["duration"] for e in entries)
+    # Warm-up: librosa's first call compiles and caches its filters.
+    compute_features(
+        load_audio(entries[0]["audio_filepath"], config.features.sample_rate), config.features
+    )
+    start = time.perf_counter()
+    for entry in entries:
+        compute_features(
+            load_audio(entry["audio_filepath"], config.features.sample_rate), config.features
+        )
+    feature_seconds = time.perf_counter() - start
+
+    cache = FeatureCache(recognizer.build_caches(config, ("dev",))["dev"])
+    ds = make_speech_dataset(
+        cache,
+        CharacterVocabulary(),
+        lambda n: subsampled_length(n, config.model.subsampling),
+        config.data.batch_frames,
+        config.data.max_frames,
+        spec_augment_config=SpecAugment(),
+    )
+    model = recognizer.build_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0), jit_compile=False)
+    frames, start = 0, None
+    for i, (inputs, labels) in enumerate(ds.repeat()):
+        if i == args.warmup_batches:
+            frames, start = 0, time.perf_counter()
+        model.train_on_batch(inputs, labels)
+        frames += int(tf.reduce_sum(inputs["feature_lengths"]))
+        if i == args.warmup_batches + args.train_batches - 1:
+            break
+    train_seconds = time.perf_counter() - start
+
+    if args.run_dir:
+        asr = recognizer.Recognizer(args.run_dir)
+    else:
+        import tempfile
+
+        from seq2seq.config import save_config
+
+        tmp = Path(tempfile.mkdtemp())
+        save_config(config, tmp / "config.yaml")
+        model.save(tmp / "model.keras")
+        asr = recognizer.Recognizer(tmp)
+    paths = [e["audio_filepath"] for e in entries]
+    asr.transcribe(paths[:4])  # trace once
+    rtf = {}
+    for name, beam in [("greedy", 1), (f"beam_{config.decode.beam_size}", config.decode.beam_size)]:
+        start = time.perf_counter()
+        asr.transcribe(paths, beam)
+        rtf[name] = round((time.perf_counter() - start) / audio_seconds, 5)
+
+    hop = config.features.hop_length / config.features.sample_rate
+    print(
+        json.dumps(
+            {
+                "benchmark": "asr_speed",
+                "config": args.config,
+                "overrides": args.set,
+                "parameters": model.count_params(),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "processor": platform.processor(),
+                    "gpus": len(tf.config.list_physical_devices("GPU")),
+                },
+                "feature_extraction_audio_seconds_per_second": round(
+                    audio_seconds / feature_seconds, 1
+                ),
+                "feature_extraction_processes": 1,
+                "train_input_frames_per_second": round(frames / train_seconds, 1),
+                "train_audio_seconds_per_second": round(frames * hop / train_seconds, 2),
+                "train_batches_timed": args.train_batches,
+                "transcribe_real_time_factor": rtf,
+                "transcribe_model": args.run_dir or "untrained",
+                "utterances": len(entries),
+                "audio_seconds": round(audio_seconds, 1),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Audio loading and librosa features (log-mel or MFCC).
+
+Any sample rate, mono or multichannel, in any format libsndfile reads (WAV, FLAC, OGG, ...) is
+mixed down to mono and resampled to the model's rate. Unreadable, corrupt or empty files raise
+`AudioError` naming the path, so callers can skip them with a count.
+
+Mel filters are librosa's defaults (Slaney scale and area normalization); the exported model's
+`tf.signal` front end must match these, and a parity test checks it.
+"""
+
+import dataclasses
+import hashlib
+import json
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+FEATURE_KINDS = ("logmel", "mfcc")
+NORMALIZATIONS = ("utterance", "global", "none")
+
+
+class AudioError(ValueError):
+    """An audio file that cannot be used; the message names the file."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FeatureConfig:
+    """What the feature extractor computes; its hash names the feature cache.
+
+    Args:
+        kind: `"logmel"` (log of mel power) or `"mfcc"` (DCT of the log-mel).
+        sample_rate: audio is resampled to this rate.
+        win_length: analysis window in samples (400 = 25 ms at 16 kHz), Hann, zero-padded to
+            `n_fft`.
+        hop_length: frame shift in samples (160 = 10 ms at 16 kHz).
+        n_fft: FFT size.
+        n_mels: mel bands (the feature size for `logmel`).
+        n_mfcc: coefficients (the feature size for `mfcc`).
+        fmin, fmax: mel filter range in Hz (`fmax` None = Nyquist).
+        normalization: `"utterance"` (mean/variance per utterance and band), `"global"`
+            (training-set statistics, applied in the input pipeline) or `"none"`.
+    """
+
+    kind: str = "logmel"
+    sample_rate: int = 16000
+    win_length: int = 400
+    hop_length: int = 160
+    n_fft: int = 512
+    n_mels: int = 80
+    n_mfcc: int = 13
+    fmin: float = 20.0
+    fmax: float | None = None
+    normalization: str = "utterance"
+
+    def __post_init__(self):
+        if self.kind not in FEATURE_KINDS:
+            raise ValueError(f"features.kind {self.kind!r}: expected one of {FEATURE_KINDS}")
+        if self.normalization not in NORMALIZATIONS:
+            raise ValueError(
+                f"features.normalization {self.normalization!r}: expected one of {NORMALIZATIONS}"
+            )
+        if self.win_length > self.n_fft:
+            raise ValueError(f"features.win_length {self.win_length} > n_fft {self.n_fft}")
+
+    @property
+    def feature_size(self) -> int:
+        return self.n_mels if self.kind == "logmel" else self.n_mfcc
+
+    def digest(self) -> str:
+        """A short hash of everything that changes the features."""
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def load_audio(path, sample_rate: int) -> np.ndarray:
+    """Reads an audio file as float32 mono at `sample_rate`; raises AudioError if unusable."""
+    try:
+        audio, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as err:  # libsndfile raises several types for corrupt files
+        raise AudioError(f"{path}: cannot read audio ({err})") from None
+    if audio.size == 0:
+        raise AudioError(f"{path}: empty audio")
+    audio = audio.mean(axis=1)  # (samples, channels) -> mono
+    if not np.all(np.isfinite(audio)):
+        raise AudioError(f"{path}: audio holds NaN or infinite samples")
+    if rate != sample_rate:
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
+    return audio.astype(np.float32)
+
+
+def compute_features(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Mono audio at `config.sample_rate` -> float32 features (frames, feature_size)."""
+    mel = librosa.feature.melspectrogram(
+        y=audio,
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        window="hann",
+        center=True,
+        power=2.0,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+    )
+    features = np.log(mel + 1e-6)  # (n_mels, frames)
+    if config.kind == "mfcc":
+        features = librosa.feature.mfcc(S=features, n_mfcc=config.n_mfcc)
+    features = features.T.astype(np.float32)  # (frames, feature_size)
+    if config.normalization == "utterance":
+        features = (features - features.mean(0)) / (features.std(0) + 1e-5)
+    return features
+
+
+def num_frames(num_samples: int, config: FeatureConfig) -> int:
+    """Frames `compute_features` returns for `num_samples` samples (centered frames)."""
+    return 1 + num_samples // config.hop_length
+
+
+def perturb(audio: np.ndarray, rng: np.random.Generator, sample_rate: int, speed=None, snr_db=None):
+    """Speed perturbation (resampling, as Kaldi does: tempo and pitch change together) and
+    white noise at a random signal-to-noise ratio, each drawn from a (low, high) range."""
+    if speed:
+        factor = rng.uniform(*speed)
+        rate = int(round(sample_rate * factor))  # played back at sample_rate: factor x faster
+        audio = librosa.resample(audio, orig_sr=rate, target_sr=sample_rate)
+    if snr_db:
+        snr = rng.uniform(*snr_db)
+        power = float(np.mean(audio**2)) or 1e-10
+        noise = rng.standard_normal(len(audio)).astype(np.float32)
+        audio = audio + noise * np.sqrt(power / 10 ** (snr / 10))
+    return audio.astype(np.float32)

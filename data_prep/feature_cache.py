@@ -1,0 +1,212 @@
+"""A feature cache: librosa runs once per utterance, training epochs only read arrays.
+
+    CACHE_ROOT/<feature hash>/<manifest name>-<manifest hash>[-aug<hash>]/
+        shard-00000.npy    float16 features of the shard's utterances, concatenated in time
+        shard-00000.json   per utterance: offset, frames, text, voice, duration, manifest line;
+                           the shard's skipped files and feature sums (for global statistics)
+        index.json         written last: all shards' utterances, skipped files, statistics
+
+The folder name carries the hash of the feature config and of the manifest's contents, so a
+change to either builds a new cache and a rerun reuses a finished one. Shards are built by
+parallel worker processes (which never import TensorFlow) with a progress bar; a shard file
+that exists is finished (written under a temporary name, then renamed), so an interrupted
+build resumes where it stopped. Augmented copies (speed perturbation and noise) are cached
+too, each with its own fixed random draw.
+"""
+
+import dataclasses
+import hashlib
+import json
+import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from data_prep.audio import AudioError, FeatureConfig, compute_features, load_audio, perturb
+from data_prep.manifest import read_manifest
+
+logger = logging.getLogger(__name__)
+
+SHARD_SIZE = 200
+
+
+@dataclasses.dataclass(frozen=True)
+class Perturbation:
+    """Waveform augmentation cached as extra copies of each training utterance.
+
+    Args:
+        copies: perturbed copies per utterance (0 disables; the clean one is always kept).
+        speed: (low, high) speed factor range, e.g. (0.9, 1.1).
+        noise_snr_db: (low, high) signal-to-noise ratio range of added white noise in dB.
+    """
+
+    copies: int = 0
+    speed: tuple[float, float] | None = (0.9, 1.1)
+    noise_snr_db: tuple[float, float] | None = (10.0, 30.0)
+
+    def digest(self) -> str:
+        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def cache_dir(manifest, cache_root, config: FeatureConfig, perturbation=None) -> Path:
+    manifest = Path(manifest)
+    content = hashlib.sha1(manifest.read_bytes()).hexdigest()[:8]
+    name = f"{manifest.stem}-{content}"
+    if perturbation and perturbation.copies:
+        name += f"-aug{perturbation.digest()}"
+    return Path(cache_root) / config.digest() / name
+
+
+def _build_shard(job):
+    """Worker: computes one shard's features and writes shard-NNNNN.{npy,json}."""
+    folder, shard, entries, config, perturbation = job
+    arrays, utterances, skipped, offset = [], [], [], 0
+    for entry in entries:
+        try:
+            audio = load_audio(entry["audio_filepath"], config.sample_rate)
+        except AudioError as err:
+            skipped.append({"line": entry["line"], "error": str(err)})
+            continue
+        copies = perturbation.copies if perturbation else 0
+        for copy in range(copies + 1):
+            if copy:
+                rng = np.random.default_rng([entry["line"], copy])
+                version = perturb(
+                    audio, rng, config.sample_rate, perturbation.speed, perturbation.noise_snr_db
+                )
+            else:
+                version = audio
+            features = compute_features(version, config)
+            arrays.append(features)
+            utterances.append(
+                {
+                    "offset": offset,
+                    "frames": len(features),
+                    "text": entry["text"],
+                    "voice": entry.get("voice") or entry.get("speaker") or "",
+                    "duration": round(len(version) / config.sample_rate, 3),
+                    "line": entry["line"],
+                    "audio_filepath": entry["audio_filepath"],
+                    "copy": copy,
+                }
+            )
+            offset += len(features)
+    features = np.concatenate(arrays) if arrays else np.zeros((0, config.feature_size), np.float32)
+    stats = {
+        "frames": int(len(features)),
+        "sum": features.sum(0, dtype=np.float64).tolist(),
+        "sum_squares": (features.astype(np.float64) ** 2).sum(0).tolist(),
+    }
+    stem = folder / f"shard-{shard:05d}"
+    with open(f"{stem}.tmp.npy", "wb") as f:
+        np.save(f, features.astype(np.float16))
+    meta = {"utterances": utterances, "skipped": skipped, "stats": stats}
+    Path(f"{stem}.tmp.json").write_text(json.dumps(meta), encoding="utf-8")
+    os.replace(f"{stem}.tmp.npy", f"{stem}.npy")
+    os.replace(f"{stem}.tmp.json", f"{stem}.json")  # last: the shard is finished
+    return shard
+
+
+def build_feature_cache(
+    manifest,
+    cache_root,
+    config: FeatureConfig,
+    perturbation: Perturbation | None = None,
+    workers: int | None = None,
+) -> Path:
+    """Builds (or reuses) the cache of a manifest; returns its folder.
+
+    Args:
+        manifest: a JSONL manifest.
+        cache_root: folder that holds caches of all manifests and feature configs.
+        config: the feature config.
+        perturbation: augmented copies to cache too (training data only).
+        workers: processes (default: all cores).
+    """
+    folder = cache_dir(manifest, cache_root, config, perturbation)
+    if (folder / "index.json").exists():
+        logger.info("features of %s cached in %s", manifest, folder)
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    entries = read_manifest(manifest)
+    shards = [entries[i : i + SHARD_SIZE] for i in range(0, len(entries), SHARD_SIZE)]
+    jobs = [
+        (folder, number, shard, config, perturbation)
+        for number, shard in enumerate(shards)
+        if not (folder / f"shard-{number:05d}.json").exists()
+    ]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    progress = tqdm(total=len(shards), initial=len(shards) - len(jobs), unit="shard")
+    progress.set_description(f"features {Path(manifest).name}")
+    if workers == 1:
+        for job in jobs:
+            _build_shard(job)
+            progress.update()
+    else:
+        # spawn: workers start clean, without the parent's TensorFlow threads.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for _ in pool.map(_build_shard, jobs):
+                progress.update()
+    progress.close()
+    _write_index(folder, len(shards), config)
+    return folder
+
+
+def _write_index(folder: Path, num_shards: int, config: FeatureConfig):
+    utterances, skipped = [], []
+    frames, total, squares = 0, np.zeros(config.feature_size), np.zeros(config.feature_size)
+    for shard in range(num_shards):
+        meta = json.loads((folder / f"shard-{shard:05d}.json").read_text(encoding="utf-8"))
+        utterances += [{**u, "shard": shard} for u in meta["utterances"]]
+        skipped += meta["skipped"]
+        frames += meta["stats"]["frames"]
+        total += np.array(meta["stats"]["sum"])
+        squares += np.array(meta["stats"]["sum_squares"])
+    if skipped:
+        logger.warning(
+            "skipped %d unusable audio files of %s, e.g. %s",
+            len(skipped),
+            folder.name,
+            skipped[0]["error"],
+        )
+    mean = total / max(frames, 1)
+    std = np.sqrt(np.maximum(squares / max(frames, 1) - mean**2, 1e-10))
+    index = {
+        "feature_config": dataclasses.asdict(config),
+        "utterances": utterances,
+        "skipped": skipped,
+        "frames": frames,
+        "mean": mean.tolist(),
+        "std": std.tolist(),
+    }
+    tmp = folder / "index.tmp.json"
+    tmp.write_text(json.dumps(index), encoding="utf-8")
+    os.replace(tmp, folder / "index.json")
+
+
+class FeatureCache:
+    """Reads a finished cache: `utterances` (dicts) and `features(i)` -> float32 (frames, dim)."""
+
+    def __init__(self, folder):
+        self.folder = Path(folder)
+        index = json.loads((self.folder / "index.json").read_text(encoding="utf-8"))
+        self.utterances = index["utterances"]
+        self.skipped = index["skipped"]
+        self.mean = np.array(index["mean"], np.float32)
+        self.std = np.array(index["std"], np.float32)
+        self._shards = {}
+
+    def features(self, i: int) -> np.ndarray:
+        u = self.utterances[i]
+        if u["shard"] not in self._shards:
+            path = self.folder / f"shard-{u['shard']:05d}.npy"
+            self._shards[u["shard"]] = np.load(path, mmap_mode="r")
+        return np.asarray(
+            self._shards[u["shard"]][u["offset"] : u["offset"] + u["frames"]], np.float32
+        )

@@ -1,0 +1,163 @@
+"""Speech recognition: write manifests, train, evaluate and transcribe.
+
+python -m pipelines.asr manifest   --format ljspeech --root DIR --out FILE.jsonl
+python -m pipelines.asr features   --config configs/asr/synth_small.yaml   # optional
+python -m pipelines.asr train      --config configs/asr/synth_small.yaml --run-dir RUN
+python -m pipelines.asr evaluate   --run-dir RUN --manifest data/speech/test.jsonl --beam-size 8
+python -m pipelines.asr transcribe --run-dir RUN a.wav b.flac ...
+"""
+
+import argparse
+import os
+import sys
+
+from pipelines import cli
+from pipelines.cli import add_set_option, add_train_command
+
+CONFIG_HELP = (
+    "Config keys (set in the YAML file or with --set):\n"
+    "  data.train/dev/test        JSONL manifests (audio_filepath, duration, text[, voice])\n"
+    "  data.cache_dir             feature cache folder (shared by runs, keyed by feature hash)\n"
+    "  data.batch_frames          input frames per batch (batches are bucketed by length)\n"
+    "  data.max_frames            drop longer training utterances (counted)\n"
+    "  data.cache_in_memory       keep loaded features in memory (true/false)\n"
+    "  data.workers               feature extraction processes (default: all cores)\n"
+    "  features.kind              logmel | mfcc\n"
+    "  features.sample_rate, features.win_length, features.hop_length, features.n_fft,\n"
+    "  features.n_mels, features.n_mfcc, features.fmin, features.fmax\n"
+    "  features.normalization     utterance | global (training-set statistics) | none\n"
+    "  augment.spec_augment       time and frequency masks in training (true/false)\n"
+    "  augment.freq_masks, augment.freq_width (bands), augment.time_masks,\n"
+    "  augment.time_width (fraction of the utterance)\n"
+    "  augment.perturbed_copies   cached speed/noise-perturbed copies per training utterance\n"
+    "  augment.speed              [low, high] speed factors; augment.noise_snr_db [low, high]\n"
+    "  model.subsampling          time reduction by strided convolutions: 1, 2, 4 or 8\n"
+    "  model.conv_filters, model.units, model.num_layers, model.dropout\n"
+    "  model.cell                 lstm | gru\n"
+    "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
+    "  train.patience (early stopping on dev loss), train.max_minutes (time budget),\n"
+    "  train.seed\n"
+    "  decode.beam_size, decode.batch_frames\n"
+)
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.asr",
+        description="Speech recognition with a bidirectional LSTM trained with CTC on "
+        "log-mel or MFCC features.",
+        epilog=CONFIG_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    manifest = commands.add_parser(
+        "manifest",
+        help="write a JSONL manifest from a corpus layout",
+        description="Write a JSONL manifest (audio_filepath, duration, text) from a corpus. "
+        "Formats: ljspeech (ROOT/metadata.csv + ROOT/wavs/), librispeech "
+        "(ROOT/**/*.trans.txt + flac), commonvoice (ROOT/SPLIT.tsv + ROOT/clips/), tsv "
+        "(ROOT is a file of path<TAB>text lines). Unreadable audio is skipped with a count.",
+    )
+    manifest.add_argument(
+        "--format", required=True, choices=["ljspeech", "librispeech", "commonvoice", "tsv"]
+    )
+    manifest.add_argument("--root", required=True, help="corpus folder (tsv: the TSV file)")
+    manifest.add_argument("--out", required=True, help="manifest to write (.jsonl)")
+    manifest.add_argument(
+        "--split", default="train", help="commonvoice: which TSV to read (default: train)"
+    )
+
+    features = commands.add_parser(
+        "features",
+        help="compute and cache the features of a config's manifests",
+        description="Compute the features of data.train (with its perturbed copies), data.dev "
+        "and data.test in parallel processes and cache them under data.cache_dir; train and "
+        "evaluate reuse them. Optional: train builds what it needs.",
+    )
+    features.add_argument("--config", required=True, help="YAML config (see configs/asr/)")
+    add_set_option(features, "features.n_mels=40")
+
+    add_train_command(
+        commands,
+        CONFIG_HELP,
+        "Train a model. Features are computed once and cached; rerunning the same command "
+        "resumes from the last epoch.",
+        "model.units=320 data.train=my.jsonl",
+    )
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="score a manifest with WER and CER",
+        description="Transcribe a manifest with greedy decoding (and prefix beam search when "
+        "--beam-size > 1) and write RUN/eval/<manifest name>/report.json and report.md.",
+    )
+    evaluate.add_argument("--run-dir", required=True, help="a trained run directory")
+    evaluate.add_argument(
+        "--manifest", default=None, help="JSONL manifest (default: the config's data.test)"
+    )
+    evaluate.add_argument(
+        "--beam-size",
+        type=int,
+        default=None,
+        help="beam size of the beam-search row (default: decode.beam_size; 1: greedy only)",
+    )
+    evaluate.add_argument("--limit", type=int, default=None, help="score only the first N")
+
+    transcribe = commands.add_parser(
+        "transcribe",
+        help="transcribe audio files (prints path<TAB>text)",
+        description="Transcribe audio files of any sample rate and channel count (WAV, FLAC, "
+        "OGG, ...). Prints path<TAB>text a line; unreadable files are reported on stderr.",
+    )
+    transcribe.add_argument("--run-dir", required=True, help="a trained run directory")
+    transcribe.add_argument("--beam-size", type=int, default=1, help="1: greedy (default)")
+    transcribe.add_argument("audio", nargs="+", help="audio files")
+    return parser
+
+
+def main(argv=None):
+    cli.main(_parser(), run, argv)
+
+
+def run(args) -> int:
+    if args.command == "manifest":
+        from data_prep.manifest import convert
+
+        written, skipped = convert(args.format, args.root, args.out, args.split)
+        print(f"{args.out}: {written} utterances ({skipped} skipped)")
+        return 0
+
+    from seq2seq import recognizer
+    from seq2seq.config import load_config
+
+    if args.command == "features":
+        config = load_config(recognizer.ASRConfig, args.config, args.set)
+        for split, folder in recognizer.build_caches(config, ("train", "dev", "test")).items():
+            print(f"{split}: {folder}")
+    elif args.command == "train":
+        config = load_config(recognizer.ASRConfig, args.config, args.set)
+        if recognizer.train(config, args.run_dir) is not None:
+            print(f"model saved in {args.run_dir}/model.keras")
+    elif args.command == "evaluate":
+        manifest = args.manifest
+        if manifest is None:
+            config_path = os.path.join(args.run_dir, "config.yaml")
+            if not os.path.exists(config_path):
+                raise FileNotFoundError(f"{config_path} not found: not a trained run directory")
+            manifest = load_config(recognizer.ASRConfig, config_path).data.test
+        report = recognizer.evaluate(args.run_dir, manifest, args.beam_size, args.limit)
+        print(f"report: {report} (and {report.with_suffix('.json')})")
+    else:
+        results, errors = recognizer.Recognizer(args.run_dir).transcribe(args.audio, args.beam_size)
+        sys.stdout.write("".join(f"{path}\t{text}\n" for path, text in results))
+        for _path, error in errors:
+            print(f"error: {error}", file=sys.stderr)
+        if errors:
+            print(f"{len(errors)} of {len(args.audio)} files could not be read", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    main()

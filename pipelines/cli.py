@@ -1,0 +1,45 @@
+"""Pieces shared by the command lines: the train command's arguments, the config override
+option, and error handling that turns bad input into a one-line message."""
+
+import argparse
+import logging
+import os
+
+
+def add_train_command(commands, config_help: str, description: str, example: str):
+    """Adds `train --config --run-dir --set` with the config keys in its epilog."""
+    train = commands.add_parser(
+        "train",
+        help="train a model into a run directory (rerun to resume)",
+        description=description,
+        epilog=config_help,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    train.add_argument("--config", required=True, help="YAML config (see configs/)")
+    train.add_argument("--run-dir", required=True, help="folder for the config, model and logs")
+    add_set_option(train, example)
+    return train
+
+
+def add_set_option(parser, example: str):
+    parser.add_argument(
+        "--set",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override config values (one or more, repeatable), e.g. --set {example}",
+    )
+
+
+def main(parser, run, argv=None):
+    """Parses arguments and calls `run(args)` (which returns an exit status or None); bad
+    input (ValueError, FileNotFoundError) exits with status 2 and a one-line message."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        status = run(args)
+    except (ValueError, FileNotFoundError) as err:
+        parser.exit(2, f"error: {err}\n")
+    raise SystemExit(status or 0)

@@ -1,0 +1,344 @@
+"""The speech recognition runner: train, evaluate and transcribe with a run directory.
+
+The command line (`pipelines/asr.py`) and notebooks both drive these functions. A run
+directory holds:
+
+    config.yaml            the resolved config
+    feature_stats.json     training-set feature mean/std (used when normalization is global)
+    model.keras            the best model on the dev set
+    backup/                resumable training state (rerun the same command to resume)
+    history.csv, logs/     per-epoch metrics and TensorBoard logs
+    eval/<manifest>/       report.json and report.md
+
+Features are cached under `data.cache_dir` (see `data_prep.feature_cache`), shared by runs
+with the same feature config.
+"""
+
+import dataclasses
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from data_prep.audio import AudioError, FeatureConfig, compute_features, load_audio
+from data_prep.feature_cache import FeatureCache, Perturbation, build_feature_cache
+from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
+from data_prep.transcripts import CharacterVocabulary, normalize_transcript
+from seq2seq.config import save_config
+from seq2seq.decoding import ctc_decode
+from seq2seq.evaluation import aligned, score_transcripts, word_errors, write_asr_reports
+from seq2seq.speech import CTCSpeechModel, subsampled_length
+from seq2seq.training import fit, is_trained, load_run, make_optimizer
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    train: str = "data/speech/train.jsonl"
+    dev: str = "data/speech/dev.jsonl"
+    test: str = "data/speech/test.jsonl"
+    cache_dir: str = "data/feature_cache"
+    batch_frames: int = 20000  # input frames per batch (batch size * padded frames)
+    max_frames: int = 2000  # longer training utterances are filtered (counted)
+    cache_in_memory: bool = True
+    workers: int | None = None  # feature cache processes (default: all cores)
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentConfig:
+    spec_augment: bool = True
+    freq_masks: int = 2
+    freq_width: int = 15
+    time_masks: int = 2
+    time_width: float = 0.05
+    perturbed_copies: int = 0  # cached speed/noise-perturbed copies of each training utterance
+    speed: tuple[float, float] | None = (0.9, 1.1)
+    noise_snr_db: tuple[float, float] | None = (10.0, 30.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    subsampling: int = 4
+    conv_filters: int = 256
+    units: int = 256
+    num_layers: int = 3
+    dropout: float = 0.2
+    cell: str = "lstm"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    learning_rate: float = 0.001
+    warmup_steps: int = 200
+    clipnorm: float = 5.0
+    patience: int = 4
+    max_minutes: float | None = None
+    seed: int = 42
+
+
+@dataclasses.dataclass(frozen=True)
+class DecodeConfig:
+    beam_size: int = 8
+    batch_frames: int = 40000
+
+
+@dataclasses.dataclass(frozen=True)
+class ASRConfig:
+    data: DataConfig = DataConfig()
+    features: FeatureConfig = FeatureConfig()
+    augment: AugmentConfig = AugmentConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    decode: DecodeConfig = DecodeConfig()
+
+
+def _stats(run_dir: Path, config: ASRConfig, cache: FeatureCache):
+    """(mean, std) for global normalization, saved in the run directory; None otherwise."""
+    if config.features.normalization != "global":
+        return None
+    path = run_dir / "feature_stats.json"
+    if not path.exists():
+        if cache is None:
+            raise FileNotFoundError(f"{path} not found: the run was not trained to the end")
+        stats = {"mean": cache.mean.tolist(), "std": cache.std.tolist()}
+        path.write_text(json.dumps(stats), encoding="utf-8")
+    stats = json.loads(path.read_text(encoding="utf-8"))
+    return np.array(stats["mean"], np.float32), np.array(stats["std"], np.float32)
+
+
+def build_caches(config: ASRConfig, splits=("train", "dev")) -> dict:
+    """Builds (or reuses) the feature caches of the config's manifests; the training cache
+    holds the perturbed copies. Returns {split: cache folder}."""
+    data, augment = config.data, config.augment
+    perturbation = Perturbation(augment.perturbed_copies, augment.speed, augment.noise_snr_db)
+    return {
+        split: build_feature_cache(
+            getattr(data, split),
+            data.cache_dir,
+            config.features,
+            perturbation if split == "train" else None,
+            data.workers,
+        )
+        for split in splits
+    }
+
+
+def build_model(config: ASRConfig) -> CTCSpeechModel:
+    model = CTCSpeechModel(
+        config.features.feature_size, **dataclasses.asdict(config.model), name="ctc_speech_model"
+    )
+    model.build()
+    return model
+
+
+def train(config: ASRConfig, run_dir) -> keras.callbacks.History | None:
+    """Trains a model into `run_dir`; rerunning resumes, and a finished run is left as it is
+    (returns None)."""
+    run_dir = Path(run_dir)
+    if is_trained(run_dir):
+        return None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    keras.utils.set_random_seed(config.train.seed)
+    data, augment = config.data, config.augment
+    caches = {split: FeatureCache(folder) for split, folder in build_caches(config).items()}
+    stats = _stats(run_dir, config, caches["train"])
+    vocabulary = CharacterVocabulary()
+    masks = SpecAugment(
+        augment.freq_masks, augment.freq_width, augment.time_masks, augment.time_width
+    )
+    datasets = {
+        split: make_speech_dataset(
+            caches[split],
+            vocabulary,
+            lambda frames: subsampled_length(frames, config.model.subsampling),
+            data.batch_frames,
+            data.max_frames,
+            shuffle=split == "train",
+            seed=config.train.seed,
+            spec_augment_config=masks if split == "train" and augment.spec_augment else None,
+            stats=stats,
+            cache_in_memory=data.cache_in_memory,
+        )
+        for split in ("train", "dev")
+    }
+    train_ds, dev_ds = datasets["train"], datasets["dev"]
+    steps_per_epoch = int(train_ds.cardinality())
+    model = build_model(config)
+    model.compile(
+        optimizer=make_optimizer(
+            config.train.learning_rate,
+            steps_per_epoch * config.train.epochs,
+            config.train.warmup_steps,
+            config.train.clipnorm,
+        ),
+        jit_compile=False,  # the cuDNN kernels are not XLA-compiled; XLA is slower on CPU
+    )
+    hours = sum(u["duration"] for u in caches["train"].utterances) / 3600
+    copies = (
+        f", {augment.perturbed_copies} perturbed copies each" if augment.perturbed_copies else ""
+    )
+    print(
+        f"training utterances: {len(caches['train'].utterances)} ({hours:.2f} h of audio"
+        f"{copies}), dev: {len(caches['dev'].utterances)}\n"
+        f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch"
+    )
+    return fit(model, train_ds, dev_ds, run_dir, config.train)
+
+
+def _batches(lengths, batch_frames: int):
+    """Index batches of similar length (longest first) within a padded-frame budget."""
+    order = np.argsort(-np.asarray(lengths), kind="stable")
+    batch = []
+    for i in order:
+        if batch and (len(batch) + 1) * lengths[batch[0]] > batch_frames:
+            yield batch
+            batch = []
+        batch.append(int(i))
+    if batch:
+        yield batch
+
+
+class Recognizer:
+    """A trained run ready to transcribe: config, feature settings, model and decoder.
+
+    Args:
+        run_dir: a run directory written by `train`.
+    """
+
+    def __init__(self, run_dir):
+        self.run_dir = Path(run_dir)
+        self.config, self.model = load_run(self.run_dir, ASRConfig)
+        self.vocabulary = CharacterVocabulary()
+        self.stats = _stats(self.run_dir, self.config, None)
+        size = self.config.features.feature_size
+        self._logits = tf.function(
+            self._forward,
+            input_signature=[
+                tf.TensorSpec([None, None, size], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+        )
+
+    def _forward(self, features, lengths):
+        if self.stats is not None:
+            features = (features - self.stats[0]) / self.stats[1]
+        logits = self.model({"features": features, "feature_lengths": lengths})
+        return logits, self.model.output_lengths(lengths)
+
+    def decode_features(self, features: list[np.ndarray], beam_size: int = 1, progress=False):
+        """Transcribes feature arrays (frames, dim); returns texts in input order."""
+        lengths = [len(f) for f in features]
+        texts = [""] * len(features)
+        batches = list(_batches(lengths, self.config.decode.batch_frames))
+        for batch in tqdm(batches, desc="decoding", unit="batch", disable=not progress):
+            longest = max(lengths[i] for i in batch)
+            padded = np.zeros((len(batch), longest, features[batch[0]].shape[1]), np.float32)
+            for row, i in enumerate(batch):
+                padded[row, : lengths[i]] = features[i]
+            logits, out_lengths = self._logits(
+                tf.constant(padded), tf.constant([lengths[i] for i in batch], tf.int32)
+            )
+            ids = ctc_decode(logits, out_lengths, beam_size)
+            for i, text in zip(batch, self.vocabulary.decode(ids).numpy(), strict=True):
+                texts[i] = text.decode("utf-8")
+        return texts
+
+    def transcribe(self, paths, beam_size: int = 1):
+        """Transcribes audio files (any rate, channels, format libsndfile reads). Returns
+        (path, text) for the readable files and (path, error) for the others."""
+        features, done, errors = [], [], []
+        for path in paths:
+            try:
+                audio = load_audio(path, self.config.features.sample_rate)
+            except AudioError as err:
+                errors.append((str(path), str(err)))
+                continue
+            features.append(compute_features(audio, self.config.features))
+            done.append(str(path))
+        texts = self.decode_features(features, beam_size) if features else []
+        return list(zip(done, texts, strict=True)), errors
+
+
+def evaluate(run_dir, manifest, beam_size: int | None = None, limit: int | None = None):
+    """Transcribes a manifest with greedy decoding (and beam search when `beam_size` > 1),
+    scores it with jiwer against the normalized references and writes
+    `RUN/eval/<manifest name>/report.{json,md}`. Returns the Markdown path.
+
+    Nothing is filtered for length here; unreadable audio and utterances whose reference is
+    empty after normalization are skipped and counted in the report."""
+    recognizer = Recognizer(run_dir)
+    config = recognizer.config
+    beam_size = config.decode.beam_size if beam_size is None else beam_size
+    cache = FeatureCache(
+        build_feature_cache(manifest, config.data.cache_dir, config.features, None, None)
+    )
+    utterances = cache.utterances[:limit]
+    references = [normalize_transcript(u["text"]) for u in utterances]
+    keep = [i for i, r in enumerate(references) if r]
+    features = [cache.features(i) for i in keep]
+    references = [references[i] for i in keep]
+    voices = [utterances[i]["voice"] for i in keep]
+    audio_seconds = sum(utterances[i]["duration"] for i in keep)
+    rows, hypotheses = [], []
+    for strategy, size in [("greedy", 1)] + ([("beam", beam_size)] if beam_size > 1 else []):
+        start = time.perf_counter()
+        texts = recognizer.decode_features(features, size, progress=True)
+        seconds = time.perf_counter() - start
+        scores = score_transcripts(references, texts)
+        rows.append(
+            {
+                **scores,
+                "decoding": {"strategy": strategy, "beam_size": size},
+                "seconds": round(seconds, 2),
+                "real_time_factor": round(seconds / audio_seconds, 5),
+            }
+        )
+        hypotheses.append(texts)
+        print(
+            f"{Path(manifest).name} {strategy} (beam {size}): WER {scores['wer']:.2f}%  "
+            f"CER {scores['cer']:.2f}%"
+        )
+    by_voice = defaultdict(list)
+    for i, voice in enumerate(voices):
+        by_voice[voice].append(i)
+    voice_rows = {
+        voice: {
+            "num_utterances": len(index),
+            "wer": [
+                score_transcripts([references[i] for i in index], [h[i] for i in index])["wer"]
+                for h in hypotheses
+            ],
+        }
+        for voice, index in by_voice.items()
+    }
+    final = hypotheses[-1]
+    errors = [word_errors(r, h) for r, h in zip(references, final, strict=True)]
+    worst = [
+        {
+            "audio_filepath": utterances[keep[i]]["audio_filepath"],
+            "voice": voices[i],
+            "errors": errors[i],
+            "alignment": aligned(references[i], final[i]),
+        }
+        for i in sorted(range(len(keep)), key=lambda i: -errors[i])[:10]
+        if errors[i]
+    ]
+    report = {
+        **rows[-1],
+        "num_utterances": len(keep),
+        "audio_seconds": round(audio_seconds, 2),
+        "skipped": {
+            "unreadable_audio": len(cache.skipped),
+            "empty_reference": len(utterances) - len(keep),
+        },
+        "results": rows,
+    }
+    name = Path(manifest).name.removesuffix(".jsonl").removesuffix(".json")
+    title = f"Speech recognition report: {Path(manifest).name}"
+    return write_asr_reports(Path(run_dir) / "eval" / name, report, voice_rows, worst, title)

@@ -1,0 +1,154 @@
+"""End to end through the command line: manifest -> train -> evaluate -> transcribe, on a
+tiny espeak-ng corpus."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytestmark = pytest.mark.slow
+
+
+def _cli(*args, expect=0):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.asr", *args], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == expect, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_speech, tmp_path_factory):
+    run = tmp_path_factory.mktemp("asr_run")
+    _cli(
+        "train",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--run-dir",
+        str(run),
+        "--set",
+        f"data.train={tiny_speech / 'train.jsonl'}",
+        f"data.dev={tiny_speech / 'dev.jsonl'}",
+        f"data.test={tiny_speech / 'test.jsonl'}",
+        f"data.cache_dir={run / 'cache'}",
+    )
+    return run
+
+
+def test_train_writes_the_run_directory_and_learns(run_dir):
+    for name in ["config.yaml", "model.keras", "history.csv", "TRAINING_COMPLETE"]:
+        assert (run_dir / name).exists(), name
+    assert any((run_dir / "logs").rglob("*tfevents*"))
+    with open(run_dir / "history.csv") as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    assert len(losses) == 6 and all(np.isfinite(losses)) and losses[-1] < 0.7 * losses[0]
+    assert len(list((run_dir / "cache").glob("*/train-*/index.json"))) == 1
+
+
+def test_evaluate_writes_wer_reports(run_dir, tiny_speech):
+    result = _cli("evaluate", "--run-dir", str(run_dir), "--beam-size", "4")
+    assert "report:" in result.stdout and "WER" in result.stdout
+    report = json.loads((run_dir / "eval/test/report.json").read_text())
+    assert report["num_utterances"] == 6 and report["decoding"]["beam_size"] == 4
+    assert [r["decoding"]["strategy"] for r in report["results"]] == ["greedy", "beam"]
+    words = report["hits"] + report["substitutions"] + report["deletions"]
+    assert words == sum(
+        len(json.loads(line)["text"].split()) for line in open(tiny_speech / "test.jsonl")
+    )
+    assert 0 <= report["cer"] and report["audio_seconds"] > 1 and report["real_time_factor"] > 0
+    assert set(report["by_voice"]) == {
+        json.loads(line)["voice"] for line in open(tiny_speech / "test.jsonl")
+    }
+    assert "## By voice" in (run_dir / "eval/test/report.md").read_text()
+
+
+def test_transcribe_any_rate_and_channels(run_dir, tiny_speech, tmp_path):
+    audio, rate = sf.read(tiny_speech / "wavs/test/test-000000.wav")
+    stereo = tmp_path / "stereo.flac"
+    sf.write(stereo, np.stack([audio, audio], 1), rate)  # FLAC, two channels
+    resampled = tmp_path / "a44k.wav"
+    sf.write(
+        resampled,
+        np.interp(np.arange(0, len(audio), rate / 44100), np.arange(len(audio)), audio),
+        44100,
+    )
+    result = _cli("transcribe", "--run-dir", str(run_dir), str(stereo), str(resampled))
+    lines = result.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [str(stereo), str(resampled)]
+    assert all(line.count("\t") == 1 for line in lines)
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"nothing")
+    result = _cli("transcribe", "--run-dir", str(run_dir), str(stereo), str(bad), expect=1)
+    assert "bad.wav" in result.stderr and "1 of 2 files could not be read" in result.stderr
+    assert result.stdout.startswith(str(stereo))
+
+
+def test_manifest_command(tmp_path, tiny_speech):
+    listing = tmp_path / "list.tsv"
+    listing.write_text(f"{tiny_speech / 'wavs/test/test-000000.wav'}\tsome text\n")
+    result = _cli(
+        "manifest", "--format", "tsv", "--root", str(listing), "--out", str(tmp_path / "m.jsonl")
+    )
+    assert "1 utterances (0 skipped)" in result.stdout
+    assert json.loads((tmp_path / "m.jsonl").read_text())["text"] == "some text"
+
+
+def test_help_and_config_errors(tmp_path):
+    assert "features.normalization" in _cli("train", "--help").stdout
+    result = _cli(
+        "train",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--run-dir",
+        str(tmp_path / "r"),
+        "--set",
+        "model.layers=3",
+        expect=2,
+    )
+    assert "unknown config key(s) ['model.layers']" in result.stderr
+    result = _cli("evaluate", "--run-dir", str(tmp_path / "nothing"), expect=2)
+    assert "not found" in result.stderr
+
+
+def test_features_command_builds_every_cache(tiny_speech, tmp_path):
+    result = _cli(
+        "features",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--set",
+        f"data.train={tiny_speech / 'train.jsonl'}",
+        f"data.dev={tiny_speech / 'dev.jsonl'}",
+        f"data.test={tiny_speech / 'test.jsonl'}",
+        f"data.cache_dir={tmp_path}",
+        "data.workers=1",
+    )
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["train", "dev", "test"]
+    assert len(list(tmp_path.glob("*/*/index.json"))) == 3
+
+
+def test_global_normalization_and_mfcc_run(tiny_speech, tmp_path):
+    run = tmp_path / "run"
+    _cli(
+        "train",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--run-dir",
+        str(run),
+        "--set",
+        f"data.train={tiny_speech / 'train.jsonl'}",
+        f"data.dev={tiny_speech / 'dev.jsonl'}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        "features.normalization=global",
+        "features.kind=mfcc",
+        "train.epochs=1",
+    )
+    stats = json.loads((run / "feature_stats.json").read_text())
+    assert len(stats["mean"]) == len(stats["std"]) == 13  # MFCC size
+    wav = tiny_speech / "wavs/test/test-000001.wav"
+    assert _cli("transcribe", "--run-dir", str(run), str(wav)).stdout.startswith(f"{wav}\t")
