@@ -17,6 +17,7 @@ SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
 ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
 	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
+APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festival festvox-kallpc16k
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test system-deps install corpus speech-corpus
@@ -36,9 +37,9 @@ test: system-deps install
 	$(PY) -m pytest -q
 
 system-deps:
-	@if ! dpkg -s sword-text-sparv sword-text-web sword-text-kjv espeak-ng >/dev/null 2>&1; then \
+	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
-			sword-text-sparv sword-text-web sword-text-kjv espeak-ng; \
+			$(APT_PACKAGES); \
 	fi
 
 install: .venv/installed
@@ -58,10 +59,11 @@ data/bible/train.tsv: data_prep/bible.py
 
 # English side of the Bible split: training books for train, Amos/Philippians for dev,
 # Mark/Ruth/Jonah for test; dev and test voices are held out of training.
-speech-corpus: $(SPEECH)/train.jsonl
+# test_festival.jsonl: the test text spoken by festival, a synthesizer unseen in training.
+speech-corpus: $(SPEECH)/test_festival.jsonl
 
-$(SPEECH)/train.jsonl: data/bible/train.tsv data_prep/synth_speech.py
+$(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py
 	set -- $(SPEECH_SIZES); $(PY) -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
-		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3
+		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival
 

@@ -7,8 +7,10 @@ Lines are split into utterances of a few seconds (clauses joined up to `--max-wo
 Each utterance is spoken with a sampled accent, voice variant, speed and pitch, resampled to
 16 kHz mono WAV, and listed in `train.jsonl`, `dev.jsonl` and `test.jsonl` with its voice.
 The voice variants of dev and of test never occur in training (nor in each other), so WER on
-test measures generalization to unseen speakers. Workers run in parallel with a progress bar;
-a rerun skips the WAV files that exist.
+test measures generalization to unseen speakers. With `--festival` (and festival installed),
+the test text is also spoken by festival's voice into `test_festival.jsonl`: an unseen
+synthesizer, a harder test. Workers run in parallel with a progress bar; a rerun skips the
+WAV files that exist.
 """
 
 import argparse
@@ -49,6 +51,7 @@ VARIANTS = {
     "dev": ["m8", "klatt5", "shelby", "Mike"],
     "test": ["m7", "f4", "klatt4", "belinda", "quincy", "Michael"],
 }
+FESTIVAL = "festival"  # the voice name of festival utterances (split "test_festival")
 SPEED = (130, 200)  # words per minute
 PITCH = (25, 75)
 
@@ -96,13 +99,19 @@ def _speak(job) -> dict | None:
     path = Path(path)
     if not path.exists():
         with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
-            command = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch)]
-            result = subprocess.run(
-                [*command, "-w", tmp.name, "--", text], capture_output=True, text=True
-            )
+            if voice == FESTIVAL:  # speed as a duration stretch; festival keeps its pitch
+                stretch = f"(Parameter.set 'Duration_Stretch {160 / speed:.3f})"
+                command = ["text2wave", "-eval", stretch, "-o", tmp.name]
+                result = subprocess.run(command, input=text, capture_output=True, text=True)
+            else:
+                command = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch)]
+                command += ["-w", tmp.name, "--", text]
+                result = subprocess.run(command, capture_output=True, text=True)
             if result.returncode != 0:
-                return {"error": f"espeak-ng {voice}: {result.stderr.strip()}", "text": text}
+                return {"error": f"{command[0]} {voice}: {result.stderr.strip()}", "text": text}
             audio, rate = sf.read(tmp.name, dtype="float32")
+        if audio.ndim > 1:
+            audio = audio.mean(axis=1)
         audio = soxr.resample(audio, rate, SAMPLE_RATE)
         partial = path.with_suffix(".tmp.wav")
         sf.write(partial, audio, SAMPLE_RATE, subtype="PCM_16")
@@ -111,18 +120,23 @@ def _speak(job) -> dict | None:
     else:
         duration = sf.info(str(path)).duration
     entry = {"audio_filepath": str(path), "duration": round(duration, 3), "text": text}
-    return {**entry, "voice": voice, "speed": speed, "pitch": pitch, "synthesizer": "espeak-ng"}
+    synthesizer = "festival" if voice == FESTIVAL else "espeak-ng"
+    return {**entry, "voice": voice, "speed": speed, "pitch": pitch, "synthesizer": synthesizer}
 
 
 def plan_split(texts: list[str], split: str, out: Path, limit: int | None, seed: int):
     """Utterances of a split with their sampled voice settings (deterministic given seed)."""
-    rng = random.Random(f"{seed}-{split}")
+    # test_festival draws the same utterances as test: one text, two synthesizers.
+    rng = random.Random(f"{seed}-{'test' if split == 'test_festival' else split}")
     utterances = [u for text in texts for u in split_utterances(text)]
     if limit is not None and len(utterances) > limit:
         utterances = rng.sample(utterances, limit)
     jobs = []
     for i, text in enumerate(utterances):
-        voice = f"{rng.choice(ACCENTS)}+{rng.choice(VARIANTS[split])}"
+        if split == "test_festival":
+            voice = FESTIVAL
+        else:
+            voice = f"{rng.choice(ACCENTS)}+{rng.choice(VARIANTS[split])}"
         path = out / "wavs" / split / f"{split}-{i:06d}.wav"
         jobs.append((str(path), text, voice, rng.randint(*SPEED), rng.randint(*PITCH)))
     return jobs
@@ -132,6 +146,10 @@ def synthesize(splits: dict[str, list[str]], out, limits: dict, workers=None, se
     """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}."""
     if shutil.which("espeak-ng") is None:
         raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
+    if "test_festival" in splits and shutil.which("text2wave") is None:
+        raise FileNotFoundError(
+            "festival is not installed (apt-get install festival festvox-kallpc16k)"
+        )
     out = Path(out)
     manifests = {}
     for split, texts in splits.items():
@@ -167,6 +185,12 @@ def main(argv=None):
     parser.add_argument("--train-utterances", type=int, default=None, help="at most N (random)")
     parser.add_argument("--dev-utterances", type=int, default=300, help="at most N (random)")
     parser.add_argument("--test-utterances", type=int, default=500, help="at most N (random)")
+    parser.add_argument(
+        "--festival",
+        action="store_true",
+        help="also speak the test text with festival (an unseen synthesizer) into "
+        "test_festival.jsonl",
+    )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     args = parser.parse_args(argv)
@@ -184,10 +208,13 @@ def main(argv=None):
         if not args.dev_text or not args.test_text:
             held = set(splits["dev"]) | set(splits["test"])
             splits["train"] = [t for t in splits["train"] if t not in held]
+        if args.festival:
+            splits["test_festival"] = splits["test"]
         limits = {
             "train": args.train_utterances,
             "dev": args.dev_utterances,
             "test": args.test_utterances,
+            "test_festival": args.test_utterances,
         }
         synthesize(splits, args.out, limits, args.workers, args.seed)
     except (ValueError, FileNotFoundError) as err:

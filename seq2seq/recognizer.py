@@ -225,9 +225,10 @@ class Recognizer:
             ],
         )
 
+    def _normalize(self, features):
+        return features if self.stats is None else (features - self.stats[0]) / self.stats[1]
+
     def _forward(self, features, lengths):
-        if self.stats is not None:
-            features = (features - self.stats[0]) / self.stats[1]
         logits = self.model({"features": features, "feature_lengths": lengths})
         return logits, self.model.output_lengths(lengths)
 
@@ -239,8 +240,8 @@ class Recognizer:
         for batch in tqdm(batches, desc="decoding", unit="batch", disable=not progress):
             longest = max(lengths[i] for i in batch)
             padded = np.zeros((len(batch), longest, features[batch[0]].shape[1]), np.float32)
-            for row, i in enumerate(batch):
-                padded[row, : lengths[i]] = features[i]
+            for row, i in enumerate(batch):  # normalized before padding, as in training
+                padded[row, : lengths[i]] = self._normalize(features[i])
             logits, out_lengths = self._logits(
                 tf.constant(padded), tf.constant([lengths[i] for i in batch], tf.int32)
             )

@@ -52,3 +52,14 @@ def test_rerun_skips_existing_files(tiny_speech):
 
     entry = _speak(jobs[0])
     assert path.stat().st_mtime_ns == before and entry["duration"] > 0
+
+
+def test_festival_speaks_the_test_utterances(tmp_path):
+    text = ["God saw the light, and saw that it was good.", "The king sent his servants."]
+    manifests = synthesize({"test": text, "test_festival": text}, tmp_path, {}, workers=1, seed=0)
+    espeak, festival = (read_manifest(manifests[s]) for s in ("test", "test_festival"))
+    assert [e["text"] for e in festival] == [e["text"] for e in espeak]
+    assert {e["synthesizer"] for e in festival} == {"festival"}
+    assert {e["synthesizer"] for e in espeak} == {"espeak-ng"}
+    info = sf.info(festival[0]["audio_filepath"])
+    assert (info.samplerate, info.channels) == (16000, 1) and info.duration > 1
