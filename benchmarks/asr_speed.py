@@ -9,7 +9,8 @@
    batches that absorb tracing): input frames/second and audio seconds/second.
 3. Transcription: the real-time factor (processing seconds / audio seconds) of transcribing
    the same files from audio with greedy and beam search, features included, with the
-   trained model of `--run-dir` (or the fresh model).
+   trained model of `--run-dir` (or the fresh model), in-process (librosa features) and
+   through its exported SavedModel (tf.signal features in the graph).
 Prints one JSON object.
 """
 
@@ -18,6 +19,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -85,8 +87,6 @@ def main(argv=None):
     if args.run_dir:
         asr = recognizer.Recognizer(args.run_dir)
     else:
-        import tempfile
-
         from seq2seq.config import save_config
 
         tmp = Path(tempfile.mkdtemp())
@@ -100,6 +100,17 @@ def main(argv=None):
         start = time.perf_counter()
         asr.transcribe(paths, beam)
         rtf[name] = round((time.perf_counter() - start) / audio_seconds, 5)
+
+    from seq2seq.export import ExportedRecognizer, export_recognizer
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = ExportedRecognizer(export_recognizer(asr.run_dir, Path(tmp) / "export"))
+        server.transcribe(paths[:4])  # warm up
+        exported = {}
+        for name, beam in [("greedy", 1), (f"beam_{config.decode.beam_size}", 2)]:
+            start = time.perf_counter()
+            server.transcribe(paths, beam)
+            exported[name] = round((time.perf_counter() - start) / audio_seconds, 5)
 
     hop = config.features.hop_length / config.features.sample_rate
     print(
@@ -122,6 +133,7 @@ def main(argv=None):
                 "train_audio_seconds_per_second": round(frames * hop / train_seconds, 2),
                 "train_batches_timed": args.train_batches,
                 "transcribe_real_time_factor": rtf,
+                "exported_real_time_factor": exported,
                 "transcribe_model": args.run_dir or "untrained",
                 "utterances": len(entries),
                 "audio_seconds": round(audio_seconds, 1),

@@ -4,8 +4,10 @@
         [--set ...] [--train-batches 40] [--sentences 200] > speed.json
 
 Trains a fresh model of the config on its training data for a few batches (after warm-up
-batches that absorb tracing), then decodes dev sentences with greedy and beam-5 search.
-Prints one JSON object.
+batches that absorb tracing), then decodes dev sentences with greedy and beam-5 search. With
+`--run-dir`, the trained model decodes, and the same sentences also go through the run's
+exported SavedModel (raw strings in, tokenization and detokenization included). Prints one
+JSON object.
 """
 
 import argparse
@@ -90,6 +92,19 @@ def main(argv=None):
             decoder.decode(ids[s : s + batch].to_tensor(), beam)
         decoding[name] = round(len(dev) / (time.perf_counter() - start), 2)
 
+    exported = None
+    if args.run_dir:  # the same sentences through an exported SavedModel (raw text in)
+        from seq2seq.export import ExportedTranslator, export_translator
+
+        with tempfile.TemporaryDirectory() as tmp:
+            server = ExportedTranslator(export_translator(args.run_dir, Path(tmp) / "export"))
+            server.translate(dev[:2])  # warm up
+            exported = {}
+            for name, beam in [("greedy", 1), ("beam_5", 5)]:
+                start = time.perf_counter()
+                server.translate(dev, beam)
+                exported[name] = round(len(dev) / (time.perf_counter() - start), 2)
+
     print(
         json.dumps(
             {
@@ -107,6 +122,8 @@ def main(argv=None):
                 "decode_sentences_per_second": decoding,
                 "decode_model": args.run_dir or "untrained (hypotheses run to the length limit)",
                 "decode_sentences": len(dev),
+                "exported_sentences_per_second": exported
+                or "needs --run-dir (a trained model to export)",
             },
             indent=2,
         )

@@ -6,6 +6,7 @@ Tokenizing and detokenizing are TensorFlow ops: the same object works in `Datase
 inside an exported model.
 """
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -57,7 +58,13 @@ class SubwordTokenizer(tf.Module):
         import tensorflow_text as tf_text
 
         self.model = model
-        self._sp = tf_text.SentencepieceTokenizer(model=model, out_type=tf.int32)
+        # A distinct name per model: in a SavedModel the SentencePiece resources are created
+        # by ops named after it, and two models under one name end up sharing one resource.
+        self._sp = tf_text.SentencepieceTokenizer(
+            model=model,
+            out_type=tf.int32,
+            name=f"sentencepiece_{hashlib.sha1(model).hexdigest()[:12]}",
+        )
         self.vocab_size = int(self._sp.vocab_size())
 
     def tokenize(self, texts):

@@ -24,3 +24,15 @@ def normalize_text(text: str, form: str = "NFC") -> str:
     text = _SPACES.sub(" ", text).strip()
     text = _SPACE_BEFORE_CLOSING.sub(r"\1", text)
     return _SPACE_AFTER_OPENING.sub(r"\1", text)
+
+
+def normalize_text_tf(texts, form: str = "NFC"):
+    """`normalize_text` as TensorFlow ops on a string tensor, for exported models."""
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    texts = tf_text.normalize_utf8(texts, form)
+    texts = tf.strings.regex_replace(texts, "¶", " ")
+    texts = tf.strings.strip(tf.strings.regex_replace(texts, r"[\s\p{Z}]+", " "))
+    texts = tf.strings.regex_replace(texts, _SPACE_BEFORE_CLOSING.pattern, r"\1")
+    return tf.strings.regex_replace(texts, _SPACE_AFTER_OPENING.pattern, r"\1")

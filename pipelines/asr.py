@@ -5,6 +5,7 @@ python -m pipelines.asr features   --config configs/asr/synth_small.yaml   # opt
 python -m pipelines.asr train      --config configs/asr/synth_small.yaml --run-dir RUN
 python -m pipelines.asr evaluate   --run-dir RUN --manifest data/speech/test.jsonl --beam-size 8
 python -m pipelines.asr transcribe --run-dir RUN a.wav b.flac ...
+python -m pipelines.asr export     --run-dir RUN --out EXPORT   # then: transcribe --run-dir EXPORT
 """
 
 import argparse
@@ -110,9 +111,28 @@ def _parser():
         description="Transcribe audio files of any sample rate and channel count (WAV, FLAC, "
         "OGG, ...). Prints path<TAB>text a line; unreadable files are reported on stderr.",
     )
-    transcribe.add_argument("--run-dir", required=True, help="a trained run directory")
-    transcribe.add_argument("--beam-size", type=int, default=1, help="1: greedy (default)")
-    transcribe.add_argument("audio", nargs="+", help="audio files")
+    transcribe.add_argument(
+        "--run-dir", required=True, help="a trained run directory or an exported SavedModel"
+    )
+    transcribe.add_argument(
+        "--beam-size",
+        type=int,
+        default=1,
+        help="1: greedy (default); more: prefix beam search (an export uses its own width)",
+    )
+    transcribe.add_argument("audio", nargs="*", help="audio files (default: paths from stdin)")
+
+    export = commands.add_parser(
+        "export",
+        help="write a self-contained SavedModel (raw audio in, transcripts out)",
+        description="Write a TensorFlow SavedModel with the tf.signal feature front end "
+        "(matching the librosa features of training), the network and CTC decoding in the "
+        "graph. Signatures: transcribe(waveforms, lengths) (greedy, the default) and "
+        "transcribe_beam(waveforms, lengths) (prefix beam search, decode.beam_size); "
+        "waveforms are float32 [batch, samples] at the model's sample rate, right-padded.",
+    )
+    export.add_argument("--run-dir", required=True, help="a trained run directory")
+    export.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
     return parser
 
 
@@ -131,7 +151,11 @@ def run(args) -> int:
     from seq2seq import recognizer
     from seq2seq.config import load_config
 
-    if args.command == "features":
+    if args.command == "export":
+        from seq2seq.export import export_recognizer
+
+        print(f"exported to {export_recognizer(args.run_dir, args.out)}")
+    elif args.command == "features":
         config = load_config(recognizer.ASRConfig, args.config, args.set)
         for split, folder in recognizer.build_caches(config, ("train", "dev", "test")).items():
             print(f"{split}: {folder}")
@@ -149,12 +173,18 @@ def run(args) -> int:
         report = recognizer.evaluate(args.run_dir, manifest, args.beam_size, args.limit)
         print(f"report: {report} (and {report.with_suffix('.json')})")
     else:
-        results, errors = recognizer.Recognizer(args.run_dir).transcribe(args.audio, args.beam_size)
+        from seq2seq.export import ExportedRecognizer, is_export
+
+        paths = args.audio or [line.strip() for line in sys.stdin if line.strip()]
+        model = (ExportedRecognizer if is_export(args.run_dir) else recognizer.Recognizer)(
+            args.run_dir
+        )
+        results, errors = model.transcribe(paths, args.beam_size, progress=len(paths) > 100)
         sys.stdout.write("".join(f"{path}\t{text}\n" for path, text in results))
         for _path, error in errors:
             print(f"error: {error}", file=sys.stderr)
         if errors:
-            print(f"{len(errors)} of {len(args.audio)} files could not be read", file=sys.stderr)
+            print(f"{len(errors)} of {len(paths)} files could not be read", file=sys.stderr)
             return 1
     return 0
 

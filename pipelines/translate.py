@@ -3,6 +3,7 @@
 python -m pipelines.translate train --config configs/translate/bible_small.yaml --run-dir RUN
 python -m pipelines.translate evaluate --run-dir RUN --split test --beam-size 5
 python -m pipelines.translate translate --run-dir RUN --beam-size 5 < input.txt > output.txt
+python -m pipelines.translate export --run-dir RUN --out EXPORT   # then: translate --run-dir EXPORT
 """
 
 import argparse
@@ -71,9 +72,22 @@ def _parser():
         help="translate lines from stdin or files",
         description="Translate one sentence per line, writing one line per input in order.",
     )
-    translate.add_argument("--run-dir", required=True, help="a trained run directory")
+    translate.add_argument(
+        "--run-dir", required=True, help="a trained run directory or an exported SavedModel"
+    )
     translate.add_argument("--beam-size", type=int, default=1, help="1: greedy (default)")
     translate.add_argument("inputs", nargs="*", help="input files (default: stdin)")
+
+    export = commands.add_parser(
+        "export",
+        help="write a self-contained SavedModel (raw text in, translations out)",
+        description="Write a TensorFlow SavedModel with normalization, SentencePiece "
+        "tokenization, greedy and beam-search decoding and detokenization in the graph. "
+        "Signatures: translate(sentences) (the default) and translate_beam(sentences, "
+        "beam_size); it runs with tensorflow and tensorflow_text only.",
+    )
+    export.add_argument("--run-dir", required=True, help="a trained run directory")
+    export.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
     return parser
 
 
@@ -85,7 +99,11 @@ def run(args):
     from seq2seq import translator
     from seq2seq.config import load_config
 
-    if args.command == "train":
+    if args.command == "export":
+        from seq2seq.export import export_translator
+
+        print(f"exported to {export_translator(args.run_dir, args.out)}")
+    elif args.command == "train":
         config = load_config(translator.TranslationConfig, args.config, args.set)
         if translator.train(config, args.run_dir) is not None:
             print(f"model saved in {args.run_dir}/model.keras")
@@ -97,9 +115,12 @@ def run(args):
         for path in args.inputs:
             with open(path, encoding="utf-8") as f:
                 lines += [line.rstrip("\n") for line in f]
-        outputs = translator.Translator(args.run_dir).translate(
-            lines, args.beam_size, progress=len(lines) > 100
+        from seq2seq.export import ExportedTranslator, is_export
+
+        model = (ExportedTranslator if is_export(args.run_dir) else translator.Translator)(
+            args.run_dir
         )
+        outputs = model.translate(lines, args.beam_size, progress=len(lines) > 100)
         sys.stdout.write("".join(o + "\n" for o in outputs))
 
 

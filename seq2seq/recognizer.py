@@ -250,7 +250,7 @@ class Recognizer:
                 texts[i] = text.decode("utf-8")
         return texts
 
-    def transcribe(self, paths, beam_size: int = 1):
+    def transcribe(self, paths, beam_size: int = 1, progress: bool = False):
         """Transcribes audio files (any rate, channels, format libsndfile reads). Returns
         (path, text) for the readable files and (path, error) for the others."""
         features, done, errors = [], [], []
@@ -262,7 +262,7 @@ class Recognizer:
                 continue
             features.append(compute_features(audio, self.config.features))
             done.append(str(path))
-        texts = self.decode_features(features, beam_size) if features else []
+        texts = self.decode_features(features, beam_size, progress) if features else []
         return list(zip(done, texts, strict=True)), errors
 
 

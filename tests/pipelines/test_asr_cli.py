@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.pipelines.helpers import run_without_toolkit
+
 pytestmark = pytest.mark.slow
 
 
@@ -152,3 +154,92 @@ def test_global_normalization_and_mfcc_run(tiny_speech, tmp_path):
     assert len(stats["mean"]) == len(stats["std"]) == 13  # MFCC size
     wav = tiny_speech / "wavs/test/test-000001.wav"
     assert _cli("transcribe", "--run-dir", str(run), str(wav)).stdout.startswith(f"{wav}\t")
+
+
+@pytest.fixture(scope="module")
+def talkative_run(run_dir, tmp_path_factory):
+    """The tiny run with a random output layer that never picks the blank, so greedy decoding
+    emits many characters that depend on the features: transcripts then compare the whole
+    path (features, network, decoding)."""
+    import shutil
+
+    import keras
+
+    import seq2seq.speech  # noqa: F401 (registers the model class)
+
+    run = tmp_path_factory.mktemp("talkative")
+    shutil.copy(run_dir / "config.yaml", run / "config.yaml")
+    model = keras.saving.load_model(run_dir / "model.keras")
+    kernel, bias = model.output_projection.get_weights()
+    kernel = np.random.default_rng(0).normal(0, 2, kernel.shape).astype("float32")
+    bias[:] = 0.0
+    bias[0] = -20.0  # never blank
+    model.output_projection.set_weights([kernel, bias])
+    model.save(run / "model.keras")
+    return run
+
+
+def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech, tmp_path):
+    from seq2seq.recognizer import Recognizer
+
+    out = tmp_path / "export"
+    assert (
+        "exported to" in _cli("export", "--run-dir", str(talkative_run), "--out", str(out)).stdout
+    )
+    paths = [json.loads(line)["audio_filepath"] for line in open(tiny_speech / "test.jsonl")]
+    paths = [str(tiny_speech / p) for p in paths]
+    expected, errors = Recognizer(talkative_run).transcribe(paths)
+    assert not errors and sum(len(text) for _, text in expected) > 50  # not trivially empty
+    (tmp_path / "paths.json").write_text(json.dumps(paths))
+    output = run_without_toolkit(
+        f"""
+        import json
+        import numpy as np, soundfile as sf, tensorflow as tf
+        model = tf.saved_model.load({str(out)!r})
+        waves = [sf.read(p, dtype="float32")[0] for p in json.load(open("paths.json"))]
+        batch = np.zeros((len(waves), max(map(len, waves))), np.float32)
+        for row, wave in enumerate(waves):
+            batch[row, : len(wave)] = wave
+        lengths = tf.constant([len(w) for w in waves], tf.int32)
+        serve = model.signatures["serving_default"]
+        greedy = serve(waveforms=tf.constant(batch), lengths=lengths)["transcripts"]
+        beam = model.signatures["transcribe_beam"](waveforms=batch, lengths=lengths)
+        empty = serve(waveforms=tf.zeros([0, 0]), lengths=tf.zeros([0], tf.int32))
+        silent = serve(waveforms=tf.zeros([1, 0]), lengths=tf.zeros([1], tf.int32))
+        try:
+            serve(waveforms=tf.zeros([1, 10]), lengths=tf.constant([20]))
+            bad_length = "accepted"
+        except tf.errors.InvalidArgumentError as err:
+            bad_length = err.message
+        print(json.dumps({{
+            "greedy": [t.decode() for t in greedy.numpy()],
+            "beam": len(beam["transcripts"].numpy()),
+            "empty": empty["transcripts"].shape.as_list(),
+            "silent": [t.decode() for t in silent["transcripts"].numpy()],
+            "bad_length": bad_length,
+        }}))
+        """,
+        cwd=tmp_path,
+    )
+    result = json.loads(output)
+    # librosa features in the run, tf.signal features in the export: same transcripts.
+    assert result["greedy"] == [text for _, text in expected]
+    assert result["beam"] == len(paths) and result["empty"] == [0]
+    assert len(result["silent"]) == 1
+    assert "lengths exceed the waveform length" in result["bad_length"]
+
+
+def test_transcribe_command_runs_from_an_export(run_dir, tiny_speech, tmp_path):
+    out = tmp_path / "export"
+    _cli("export", "--run-dir", str(run_dir), "--out", str(out))
+    wavs = sorted(str(p) for p in (tiny_speech / "wavs/test").glob("*.wav"))[:3]
+    from_run = _cli("transcribe", "--run-dir", str(run_dir), *wavs).stdout.splitlines()
+    from_export = subprocess.run(
+        [sys.executable, "-m", "pipelines.asr", "transcribe", "--run-dir", str(out)],
+        input="\n".join(wavs) + "\n",  # paths from stdin
+        capture_output=True,
+        text=True,
+    )
+    assert from_export.returncode == 0, from_export.stderr[-2000:]
+    assert [line.split("\t")[0] for line in from_export.stdout.splitlines()] == wavs
+    assert from_export.stdout.splitlines() == from_run

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from tests.pipelines.helpers import run_without_toolkit
+
 pytestmark = pytest.mark.slow
 
 
@@ -147,3 +149,68 @@ def test_bad_config_key_is_a_clear_error(tmp_path, tiny_corpus):
     )
     assert result.returncode != 0
     assert "unknown config key(s) ['model.unitz']" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def exported(run_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export") / "translator"
+    assert "exported to" in _cli("export", "--run-dir", str(run_dir), "--out", str(out)).stdout
+    return out
+
+
+def test_export_serves_raw_text_without_the_toolkit(exported, run_dir, tiny_corpus, tmp_path):
+    sources = [line.split("\t")[0] for line in (tiny_corpus / "test.tsv").read_text().splitlines()]
+    sources += ["  El rey ve  la casa verde . "]  # normalized inside the graph too
+    (tmp_path / "in.json").write_text(json.dumps(sources))
+    expected = {
+        beam: _cli(
+            "translate",
+            "--run-dir",
+            str(run_dir),
+            "--beam-size",
+            str(beam),
+            stdin="\n".join(sources) + "\n",
+        ).stdout.splitlines()
+        for beam in (1, 3)
+    }
+    output = run_without_toolkit(
+        f"""
+        import json
+        import tensorflow as tf, tensorflow_text  # noqa: F401 (SentencePiece ops)
+        model = tf.saved_model.load({str(exported)!r})
+        sources = tf.constant(json.load(open("in.json")))
+        greedy = model.signatures["serving_default"](sentences=sources)["translations"]
+        beam = model.translate_beam(sources, tf.constant(3))["translations"]
+        specs = {{k: [str(v.dtype.name), v.shape.as_list()] for k, v in
+                 model.signatures["translate_beam"].structured_input_signature[1].items()}}
+        print(json.dumps({{"greedy": [t.decode() for t in greedy.numpy()],
+                          "beam": [t.decode() for t in beam.numpy()], "specs": specs,
+                          "signatures": sorted(model.signatures)}}))
+        """,
+        cwd=tmp_path,
+    )
+    result = json.loads(output)
+    assert result["greedy"] == expected[1] and result["beam"] == expected[3]
+    assert result["greedy"][-1] == "The king sees the green house."
+    assert result["specs"] == {"sentences": ["string", [None]], "beam_size": ["int32", []]}
+    assert result["signatures"] == ["serving_default", "translate", "translate_beam"]
+
+
+def test_export_handles_malformed_requests(exported):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    model = tf.saved_model.load(str(exported))
+    serve = model.signatures["translate"]
+    assert serve(sentences=tf.constant([], tf.string))["translations"].shape == (0,)
+    assert serve(sentences=tf.constant([""]))["translations"].shape == (1,)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="expected to be a string tensor"):
+        serve(sentences=tf.constant([1, 2]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="beam_size must be at least 1"):
+        model.translate_beam(tf.constant(["hola"]), tf.constant(0))
+
+
+def test_translate_command_runs_from_an_export(exported, run_dir):
+    lines = "El rey ve la casa verde.\nLa niña tiene el pan.\n"
+    from_run = _cli("translate", "--run-dir", str(run_dir), stdin=lines).stdout
+    assert _cli("translate", "--run-dir", str(exported), stdin=lines).stdout == from_run
