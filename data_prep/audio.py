@@ -89,6 +89,30 @@ def load_audio(path, sample_rate: int) -> np.ndarray:
     return audio.astype(np.float32)
 
 
+def load_audio_files(paths, sample_rate: int):
+    """Reads many files; returns (audios, readable paths, [(path, error)] for the others)."""
+    audios, done, errors = [], [], []
+    for path in paths:
+        try:
+            audios.append(load_audio(path, sample_rate))
+            done.append(str(path))
+        except AudioError as err:
+            errors.append((str(path), str(err)))
+    return audios, done, errors
+
+
+def pad_batch(arrays: list[np.ndarray]):
+    """Arrays of different lengths (waveforms, or feature frames) -> (float32 batch right-
+    padded with zeros along the first axis, int32 lengths)."""
+    lengths = np.array([len(a) for a in arrays], np.int32)
+    batch = np.zeros(
+        (len(arrays), max(lengths.max(initial=0), 1), *arrays[0].shape[1:]), np.float32
+    )
+    for row, array in enumerate(arrays):
+        batch[row, : len(array)] = array
+    return batch, lengths
+
+
 def compute_features(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Mono audio at `config.sample_rate` -> float32 features (frames, feature_size)."""
     mel = librosa.feature.melspectrogram(

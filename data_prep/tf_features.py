@@ -11,7 +11,6 @@ the match on real speech.
 """
 
 import librosa
-import numpy as np
 import tensorflow as tf
 
 from data_prep.audio import FeatureConfig
@@ -74,12 +73,3 @@ class TFFeatureExtractor(tf.Module):
             variance = tf.reduce_sum(((features - mean) * mask) ** 2, 1, keepdims=True) / count
             features = (features - mean) / (tf.sqrt(variance) + 1e-5)
         return features * mask, frame_lengths
-
-
-def pad_waveforms(waveforms: list[np.ndarray]):
-    """A list of 1-D waveforms -> (float32 (batch, longest), int32 lengths)."""
-    lengths = np.array([len(w) for w in waveforms], np.int32)
-    batch = np.zeros((len(waveforms), max(lengths.max(initial=0), 1)), np.float32)
-    for row, wave in enumerate(waveforms):
-        batch[row, : len(wave)] = wave
-    return batch, lengths

@@ -163,3 +163,17 @@ def ctc_decode(logits, logit_lengths, beam_size: int = 1):
         mask_index=0,
     )
     return decoded[0]
+
+
+def length_batches(lengths, budget: int):
+    """Index batches of similar length, longest first, each within `budget` padded units
+    (batch size * longest length); for batched inference on inputs of any order."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batch = []
+    for i in order:
+        if batch and (len(batch) + 1) * max(lengths[batch[0]], 1) > budget:
+            yield batch
+            batch = []
+        batch.append(i)
+    if batch:
+        yield batch

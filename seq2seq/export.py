@@ -25,11 +25,12 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
+from data_prep.audio import load_audio_files, pad_batch
 from data_prep.subword import EOS_ID
 from data_prep.text import normalize_text_tf
-from data_prep.tf_features import TFFeatureExtractor, pad_waveforms
-from data_prep.transcripts import ALPHABET
-from seq2seq.decoding import ctc_decode
+from data_prep.tf_features import TFFeatureExtractor
+from data_prep.transcripts import CharacterVocabulary
+from seq2seq.decoding import ctc_decode, length_batches
 
 CONFIG_COPY = "toolkit_config.yaml"
 
@@ -88,7 +89,7 @@ def export_recognizer(run_dir, out_dir) -> Path:
     recognizer = Recognizer(run_dir)
     model, config = recognizer.model, recognizer.config
     extractor = TFFeatureExtractor(config.features)
-    chars = tf.constant([""] + list(ALPHABET))
+    vocabulary = CharacterVocabulary()
     stats = None
     if recognizer.stats is not None:
         stats = [tf.constant(s) for s in recognizer.stats]
@@ -108,7 +109,7 @@ def export_recognizer(run_dir, out_dir) -> Path:
             features = (features - stats[0]) / stats[1] * mask[..., None]
         logits = model({"features": features, "feature_lengths": frame_lengths})
         ids = ctc_decode(logits, model.output_lengths(frame_lengths), beam)
-        return tf.strings.reduce_join(tf.gather(chars, tf.maximum(ids, 0)), axis=-1)
+        return vocabulary.decode(ids)
 
     def transcribe(waveforms, lengths):
         texts = _empty_or(tf.shape(waveforms)[0], lambda: run(waveforms, lengths, 1))
@@ -144,19 +145,6 @@ def is_export(path) -> bool:
     return (Path(path) / "saved_model.pb").exists()
 
 
-def _length_batches(lengths, budget: int):
-    """Index batches of similar length, longest first, each within `budget` padded units."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batch = []
-    for i in order:
-        if batch and (len(batch) + 1) * max(lengths[batch[0]], 1) > budget:
-            yield batch
-            batch = []
-        batch.append(i)
-    if batch:
-        yield batch
-
-
 class ExportedTranslator:
     """Translates with an exported SavedModel (no run directory needed).
 
@@ -171,7 +159,7 @@ class ExportedTranslator:
 
     def translate(self, sentences, beam_size: int = 1, progress: bool = False):
         results = [None] * len(sentences)
-        batches = list(_length_batches([len(s) for s in sentences], budget=64 * 200))
+        batches = list(length_batches([len(s) for s in sentences], budget=64 * 200))
         for batch in tqdm(batches, desc="translating", unit="batch", disable=not progress):
             texts = tf.constant([sentences[i] for i in batch])
             if beam_size > 1:
@@ -200,21 +188,13 @@ class ExportedRecognizer:
     def transcribe(self, paths, beam_size: int = 1, progress: bool = False):
         """Like `Recognizer.transcribe`: ((path, text) for readable files, (path, error)
         for the others). Beam search uses the exported beam width."""
-        from data_prep.audio import AudioError, load_audio
-
-        waves, done, errors = [], [], []
-        for path in paths:
-            try:
-                waves.append(load_audio(path, self.config.features.sample_rate))
-                done.append(str(path))
-            except AudioError as err:
-                errors.append((str(path), str(err)))
+        waves, done, errors = load_audio_files(paths, self.config.features.sample_rate)
         texts = [""] * len(waves)
         budget = self.config.decode.batch_frames * self.config.features.hop_length
-        batches = list(_length_batches([len(w) for w in waves], budget))
+        batches = list(length_batches([len(w) for w in waves], budget))
         signature = self.model.transcribe_beam if beam_size > 1 else self.model.transcribe
         for batch in tqdm(batches, desc="transcribing", unit="batch", disable=not progress):
-            padded, lengths = pad_waveforms([waves[i] for i in batch])
+            padded, lengths = pad_batch([waves[i] for i in batch])
             out = signature(tf.constant(padded), tf.constant(lengths))
             for i, text in zip(batch, out["transcripts"].numpy(), strict=True):
                 texts[i] = text.decode("utf-8")

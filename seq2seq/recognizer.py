@@ -25,12 +25,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from data_prep.audio import AudioError, FeatureConfig, compute_features, load_audio
+from data_prep.audio import FeatureConfig, compute_features, load_audio_files, pad_batch
 from data_prep.feature_cache import FeatureCache, Perturbation, build_feature_cache
 from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
 from data_prep.transcripts import CharacterVocabulary, normalize_transcript
 from seq2seq.config import save_config
-from seq2seq.decoding import ctc_decode
+from seq2seq.decoding import ctc_decode, length_batches
 from seq2seq.evaluation import aligned, score_transcripts, word_errors, write_asr_reports
 from seq2seq.speech import CTCSpeechModel, subsampled_length
 from seq2seq.training import fit, is_trained, load_run, make_optimizer
@@ -191,19 +191,6 @@ def train(config: ASRConfig, run_dir) -> keras.callbacks.History | None:
     return fit(model, train_ds, dev_ds, run_dir, config.train)
 
 
-def _batches(lengths, batch_frames: int):
-    """Index batches of similar length (longest first) within a padded-frame budget."""
-    order = np.argsort(-np.asarray(lengths), kind="stable")
-    batch = []
-    for i in order:
-        if batch and (len(batch) + 1) * lengths[batch[0]] > batch_frames:
-            yield batch
-            batch = []
-        batch.append(int(i))
-    if batch:
-        yield batch
-
-
 class Recognizer:
     """A trained run ready to transcribe: config, feature settings, model and decoder.
 
@@ -236,15 +223,11 @@ class Recognizer:
         """Transcribes feature arrays (frames, dim); returns texts in input order."""
         lengths = [len(f) for f in features]
         texts = [""] * len(features)
-        batches = list(_batches(lengths, self.config.decode.batch_frames))
+        batches = list(length_batches(lengths, self.config.decode.batch_frames))
         for batch in tqdm(batches, desc="decoding", unit="batch", disable=not progress):
-            longest = max(lengths[i] for i in batch)
-            padded = np.zeros((len(batch), longest, features[batch[0]].shape[1]), np.float32)
-            for row, i in enumerate(batch):  # normalized before padding, as in training
-                padded[row, : lengths[i]] = self._normalize(features[i])
-            logits, out_lengths = self._logits(
-                tf.constant(padded), tf.constant([lengths[i] for i in batch], tf.int32)
-            )
+            # Normalized before padding, as in training.
+            padded, batch_lengths = pad_batch([self._normalize(features[i]) for i in batch])
+            logits, out_lengths = self._logits(tf.constant(padded), tf.constant(batch_lengths))
             ids = ctc_decode(logits, out_lengths, beam_size)
             for i, text in zip(batch, self.vocabulary.decode(ids).numpy(), strict=True):
                 texts[i] = text.decode("utf-8")
@@ -253,15 +236,8 @@ class Recognizer:
     def transcribe(self, paths, beam_size: int = 1, progress: bool = False):
         """Transcribes audio files (any rate, channels, format libsndfile reads). Returns
         (path, text) for the readable files and (path, error) for the others."""
-        features, done, errors = [], [], []
-        for path in paths:
-            try:
-                audio = load_audio(path, self.config.features.sample_rate)
-            except AudioError as err:
-                errors.append((str(path), str(err)))
-                continue
-            features.append(compute_features(audio, self.config.features))
-            done.append(str(path))
+        audios, done, errors = load_audio_files(paths, self.config.features.sample_rate)
+        features = [compute_features(audio, self.config.features) for audio in audios]
         texts = self.decode_features(features, beam_size, progress) if features else []
         return list(zip(done, texts, strict=True)), errors
 

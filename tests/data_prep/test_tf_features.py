@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from data_prep.audio import FeatureConfig, compute_features, load_audio
+from data_prep.audio import FeatureConfig, compute_features, load_audio, pad_batch
 from data_prep.manifest import read_manifest
-from data_prep.tf_features import TFFeatureExtractor, pad_waveforms
+from data_prep.tf_features import TFFeatureExtractor
 
 
 @pytest.mark.parametrize(
@@ -18,7 +18,7 @@ from data_prep.tf_features import TFFeatureExtractor, pad_waveforms
 def test_tf_signal_front_end_matches_librosa_on_speech(tiny_speech, config):
     entries = read_manifest(tiny_speech / "test.jsonl") + read_manifest(tiny_speech / "dev.jsonl")
     waves = [load_audio(e["audio_filepath"], 16000) for e in entries]
-    batch, lengths = pad_waveforms(waves)  # different lengths: padding must not leak in
+    batch, lengths = pad_batch(waves)  # different lengths: padding must not leak in
     features, frame_lengths = TFFeatureExtractor(config)(batch, lengths)
     features = features.numpy()
     for row, wave in enumerate(waves):

@@ -25,9 +25,14 @@ def _cli(*args, expect=0):
     return result
 
 
-@pytest.fixture(scope="module")
-def run_dir(tiny_speech, tmp_path_factory):
-    run = tmp_path_factory.mktemp("asr_run")
+def _tiny_data(tiny_speech, cache_dir) -> list[str]:
+    """--set values pointing configs/asr/tiny.yaml at the tiny corpus and a cache folder."""
+    return [
+        f"data.{split}={tiny_speech / f'{split}.jsonl'}" for split in ("train", "dev", "test")
+    ] + [f"data.cache_dir={cache_dir}"]
+
+
+def _train(run, tiny_speech, cache_dir, *overrides):
     _cli(
         "train",
         "--config",
@@ -35,11 +40,15 @@ def run_dir(tiny_speech, tmp_path_factory):
         "--run-dir",
         str(run),
         "--set",
-        f"data.train={tiny_speech / 'train.jsonl'}",
-        f"data.dev={tiny_speech / 'dev.jsonl'}",
-        f"data.test={tiny_speech / 'test.jsonl'}",
-        f"data.cache_dir={run / 'cache'}",
+        *_tiny_data(tiny_speech, cache_dir),
+        *overrides,
     )
+
+
+@pytest.fixture(scope="module")
+def run_dir(tiny_speech, tmp_path_factory):
+    run = tmp_path_factory.mktemp("asr_run")
+    _train(run, tiny_speech, run / "cache")
     return run
 
 
@@ -124,10 +133,7 @@ def test_features_command_builds_every_cache(tiny_speech, tmp_path):
         "--config",
         "configs/asr/tiny.yaml",
         "--set",
-        f"data.train={tiny_speech / 'train.jsonl'}",
-        f"data.dev={tiny_speech / 'dev.jsonl'}",
-        f"data.test={tiny_speech / 'test.jsonl'}",
-        f"data.cache_dir={tmp_path}",
+        *_tiny_data(tiny_speech, tmp_path),
         "data.workers=1",
     )
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["train", "dev", "test"]
@@ -136,16 +142,10 @@ def test_features_command_builds_every_cache(tiny_speech, tmp_path):
 
 def test_global_normalization_and_mfcc_run(tiny_speech, tmp_path):
     run = tmp_path / "run"
-    _cli(
-        "train",
-        "--config",
-        "configs/asr/tiny.yaml",
-        "--run-dir",
-        str(run),
-        "--set",
-        f"data.train={tiny_speech / 'train.jsonl'}",
-        f"data.dev={tiny_speech / 'dev.jsonl'}",
-        f"data.cache_dir={tmp_path / 'cache'}",
+    _train(
+        run,
+        tiny_speech,
+        tmp_path / "cache",
         "features.normalization=global",
         "features.kind=mfcc",
         "train.epochs=1",
