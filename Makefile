@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine:
 #   make demo   install; build the Bible corpus and the espeak-ng speech corpus; train and
-#               evaluate the small translation and speech models; print the report paths
+#               evaluate the small translation and speech models; write a comparison report
 #   make test   install and run the test suite
 # QUICK=1 make demo shows the whole flow in a few minutes (tiny models, short budgets).
 SHELL := /bin/bash
@@ -18,9 +18,11 @@ ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_lay
 	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
 APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festival festvox-kallpc16k
+# The tests render the HTML comparison report in headless Chromium.
+TEST_APT_PACKAGES := $(APT_PACKAGES) chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps install corpus speech-corpus
+.PHONY: demo test system-deps test-deps apt install corpus speech-corpus
 
 demo: system-deps install corpus speech-corpus
 	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(if $(QUICK),runs/quick,$(RUN)) \
@@ -31,15 +33,23 @@ demo: system-deps install corpus speech-corpus
 		--run-dir $(if $(QUICK),runs/asr_quick,$(ASR_RUN)) $(if $(QUICK),--set $(ASR_QUICK_SET))
 	$(PY) -m pipelines.asr evaluate --run-dir $(if $(QUICK),runs/asr_quick,$(ASR_RUN)) \
 		--manifest $(SPEECH)/test.jsonl $(if $(QUICK),--beam-size 4)
+	$(PY) -m pipelines.report $(if $(QUICK),runs/quick runs/asr_quick,$(RUN) $(ASR_RUN)) \
+		--out reports/$(if $(QUICK),quick,demo) --title "make demo"
 
-test: system-deps install
+test: test-deps install
 	.venv/bin/ruff format --check . && .venv/bin/ruff check .
 	$(PY) -m pytest -q
 
 system-deps:
-	@if ! dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+	@$(MAKE) --no-print-directory apt PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_APT_PACKAGES)"
+
+apt:
+	@if ! dpkg -s $(PACKAGES) >/dev/null 2>&1; then \
 		$(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q \
-			$(APT_PACKAGES); \
+			$(PACKAGES); \
 	fi
 
 install: .venv/installed

@@ -1,10 +1,18 @@
-"""Scoring (sacrebleu for translation, jiwer for speech) and the report files."""
+"""Scoring (sacrebleu for translation, jiwer for speech), score breakdowns and the report
+files (`report.json`, `report.md` and the PNG figures it embeds)."""
 
+import bisect
 import json
+from collections import Counter
 from pathlib import Path
 
 import jiwer
 import sacrebleu
+
+from seq2seq import figures
+
+SOURCE_WORD_BUCKETS = (10, 20, 30, 40)  # BLEU by source length (words)
+DURATION_BUCKETS = (2.0, 4.0, 6.0, 8.0)  # WER by utterance length (seconds)
 
 
 def score_translations(hypotheses: list[str], references: list[str]) -> dict:
@@ -24,14 +32,56 @@ def score_translations(hypotheses: list[str], references: list[str]) -> dict:
     }
 
 
-def write_reports(out_dir, rows: list[dict], samples: list[dict], title: str) -> Path:
-    """Writes `report.json` (one entry per decoding strategy) and `report.md` (a score table
-    and sample translations). Returns the Markdown path."""
+def buckets(values, edges, unit: str = "") -> dict[str, list[int]]:
+    """Groups indices by value into `≤e1`, `e1–e2` (e1 < value ≤ e2), ..., `>eN`, in that
+    order; empty groups are left out."""
+    names = [f"≤{edges[0]:g}{unit}"]
+    names += [f"{a:g}–{b:g}{unit}" for a, b in zip(edges, edges[1:], strict=False)]
+    names += [f">{edges[-1]:g}{unit}"]
+    groups = {name: [] for name in names}
+    for i, value in enumerate(values):
+        groups[names[bisect.bisect_left(edges, value)]].append(i)
+    return {name: index for name, index in groups.items() if index}
+
+
+def bleu_by_length(sources, references, hypotheses: dict) -> dict:
+    """Corpus BLEU per source-length bucket for each decoding strategy:
+    {bucket: {"num_sentences": n, "bleu": {strategy: score}}}."""
+    groups = buckets([len(s.split()) for s in sources], SOURCE_WORD_BUCKETS, " words")
+    return {
+        name: {
+            "num_sentences": len(index),
+            "bleu": {
+                strategy: round(
+                    sacrebleu.corpus_bleu(
+                        [h[i] for i in index], [[references[i] for i in index]]
+                    ).score,
+                    2,
+                )
+                for strategy, h in hypotheses.items()
+            },
+        }
+        for name, index in groups.items()
+    }
+
+
+def write_reports(
+    out_dir,
+    rows: list[dict],
+    samples: list[dict],
+    title: str,
+    by_length: dict | None = None,
+    attention: list[dict] = (),
+) -> Path:
+    """Writes `report.json` (one entry per decoding strategy, the BLEU by source length) and
+    `report.md` (score tables, figures, sample translations), with `bleu_by_length.png` and
+    one `attention_<i>.png` per `attention` item (`source_tokens`, `target_tokens`, `weights`
+    (target, source), `title`). Returns the Markdown path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"results": rows, "by_source_length": by_length or {}, "samples": samples}
     (out_dir / "report.json").write_text(
-        json.dumps({"results": rows, "samples": samples}, indent=2, ensure_ascii=False) + "\n",
-        encoding="utf-8",
+        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     lines = [
         f"# {title}",
@@ -50,6 +100,38 @@ def write_reports(out_dir, rows: list[dict], samples: list[dict], title: str) ->
         )
     lines += ["", "Signatures:", ""]
     lines += [f"- `{v}`" for v in rows[0]["signature"].values()] if rows else []
+    if by_length:
+        strategies = list(next(iter(by_length.values()))["bleu"])
+        lines += [
+            "",
+            "## BLEU by source length",
+            "",
+            "| source length | sentences | " + " | ".join(f"BLEU {s}" for s in strategies) + " |",
+            "|---|---:|" + "---:|" * len(strategies),
+        ]
+        for name, row in by_length.items():
+            scores = " | ".join(f"{row['bleu'][s]:.2f}" for s in strategies)
+            lines.append(f"| {name} | {row['num_sentences']} | {scores} |")
+        figures.grouped_bars(
+            list(by_length),
+            {s: [row["bleu"][s] for row in by_length.values()] for s in strategies},
+            out_dir / "bleu_by_length.png",
+            "BLEU by source length",
+            "BLEU",
+            counts=[row["num_sentences"] for row in by_length.values()],
+        )
+        lines += ["", "![BLEU by source length](bleu_by_length.png)"]
+    if attention:
+        lines += ["", "## Attention", ""]
+    for i, item in enumerate(attention, 1):
+        figures.attention_heatmap(
+            item["source_tokens"],
+            item["target_tokens"],
+            item["weights"],
+            out_dir / f"attention_{i}.png",
+            item.get("title"),
+        )
+        lines += [f"![attention {i}](attention_{i}.png)", ""]
     lines += ["", "## Sample translations", ""]
     for sample in samples:
         lines += [
@@ -93,12 +175,46 @@ def aligned(reference: str, hypothesis: str) -> str:
     return "\n".join(line for line in text.splitlines() if line and not line.startswith("==="))
 
 
-def write_asr_reports(out_dir, report: dict, by_voice: dict, worst: list[dict], title: str):
-    """Writes `report.json` and `report.md` (scores per decoding strategy, a per-voice table
-    and the worst utterances as aligned REF/HYP lines). Returns the Markdown path."""
+def character_substitutions(references, hypotheses, top: int = 15) -> list[tuple]:
+    """The `top` most frequent character substitutions in the character alignments of
+    references and hypotheses: [(reference char, hypothesis char, count)]."""
+    out = jiwer.process_characters(references, hypotheses)
+    counts = Counter()
+    for ref, hyp, chunks in zip(out.references, out.hypotheses, out.alignments, strict=True):
+        for chunk in chunks:
+            if chunk.type == "substitute":
+                pairs = zip(
+                    ref[chunk.ref_start_idx : chunk.ref_end_idx],
+                    hyp[chunk.hyp_start_idx : chunk.hyp_end_idx],
+                    strict=True,
+                )
+                counts.update(pairs)
+    return [(r, h, n) for (r, h), n in counts.most_common(top)]
+
+
+def write_asr_reports(
+    out_dir,
+    report: dict,
+    by_voice: dict,
+    worst: list[dict],
+    title: str,
+    by_duration: dict | None = None,
+    substitutions: list[tuple] = (),
+):
+    """Writes `report.json` and `report.md`: scores per decoding strategy, WER tables by
+    voice and by utterance duration (with `wer_by_voice.png`, `wer_by_duration.png`), the most
+    frequent character substitutions (`substitutions.png`) and the worst utterances as aligned
+    REF/HYP lines. `by_voice` and `by_duration` map a group to {"num_utterances", "wer": [one
+    per decoding]}. Returns the Markdown path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    payload = {**report, "by_voice": by_voice, "worst": worst}
+    payload = {
+        **report,
+        "by_voice": by_voice,
+        "by_duration": by_duration or {},
+        "character_substitutions": [list(s) for s in substitutions],
+        "worst": worst,
+    }
     (out_dir / "report.json").write_text(
         json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
@@ -117,21 +233,47 @@ def write_asr_reports(out_dir, report: dict, by_voice: dict, worst: list[dict], 
             f"{row['hits']} | {row['substitutions']} | {row['deletions']} | "
             f"{row['insertions']} | {row['real_time_factor']:.4f} |"
         )
-    lines += [
-        "",
-        "## By voice",
-        "",
-        "| voice | utterances | "
-        + " | ".join(f"WER {_decoding_name(r['decoding'])}" for r in report["results"])
-        + " |",
-        "|---|---:|" + "---:|" * len(report["results"]),
-    ]
-    for voice, row in sorted(by_voice.items()):
-        lines.append(
-            f"| {voice or '(none)'} | {row['num_utterances']} | "
-            + " | ".join(f"{w:.2f}" for w in row["wer"])
-            + " |"
+    decodings = [_decoding_name(r["decoding"]) for r in report["results"]]
+    groups = [("voice", "By voice", sorted(by_voice.items()), "wer_by_voice.png")]
+    if by_duration:
+        groups.append(("duration", "By duration", list(by_duration.items()), "wer_by_duration.png"))
+    for column, heading, items, png in groups:
+        lines += [
+            "",
+            f"## {heading}",
+            "",
+            f"| {column} | utterances | " + " | ".join(f"WER {d}" for d in decodings) + " |",
+            "|---|---:|" + "---:|" * len(decodings),
+        ]
+        for name, row in items:
+            lines.append(
+                f"| {name or '(none)'} | {row['num_utterances']} | "
+                + " | ".join(f"{w:.2f}" for w in row["wer"])
+                + " |"
+            )
+        figures.grouped_bars(
+            [name or "(none)" for name, _ in items],
+            {d: [row["wer"][i] for _, row in items] for i, d in enumerate(decodings)},
+            out_dir / png,
+            f"WER by {column}",
+            "WER %",
+            counts=[row["num_utterances"] for _, row in items],
         )
+        lines += ["", f"![WER by {column}]({png})"]
+    if substitutions:
+        figures.substitutions_chart(
+            substitutions,
+            out_dir / "substitutions.png",
+            f"Most frequent character substitutions ({decodings[-1]})",
+        )
+        lines += [
+            "",
+            "## Character substitutions",
+            "",
+            "Reference → hypothesis, counted over the character alignments.",
+            "",
+            "![character substitutions](substitutions.png)",
+        ]
     lines += ["", f"## Worst utterances ({_decoding_name(report['results'][-1]['decoding'])})", ""]
     for item in worst:
         lines += [

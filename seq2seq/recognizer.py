@@ -31,7 +31,15 @@ from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
 from data_prep.transcripts import CharacterVocabulary, normalize_transcript
 from seq2seq.config import save_config
 from seq2seq.decoding import ctc_decode, length_batches
-from seq2seq.evaluation import aligned, score_transcripts, word_errors, write_asr_reports
+from seq2seq.evaluation import (
+    DURATION_BUCKETS,
+    aligned,
+    buckets,
+    character_substitutions,
+    score_transcripts,
+    word_errors,
+    write_asr_reports,
+)
 from seq2seq.speech import CTCSpeechModel, subsampled_length
 from seq2seq.training import fit, is_trained, load_run, make_optimizer
 
@@ -233,6 +241,13 @@ class Recognizer:
                 texts[i] = text.decode("utf-8")
         return texts
 
+    def posteriors(self, features: np.ndarray) -> np.ndarray:
+        """CTC posteriors (output frames, classes) of one utterance's features (frames, dim);
+        class 0 is the blank, class i the character `vocabulary.alphabet[i - 1]`."""
+        padded, lengths = pad_batch([self._normalize(features)])
+        logits, out_lengths = self._logits(tf.constant(padded), tf.constant(lengths))
+        return tf.nn.softmax(logits[0, : int(out_lengths[0])]).numpy()
+
     def transcribe(self, paths, beam_size: int = 1, progress: bool = False):
         """Transcribes audio files (any rate, channels, format libsndfile reads). Returns
         (path, text) for the readable files and (path, error) for the others."""
@@ -284,16 +299,21 @@ def evaluate(run_dir, manifest, beam_size: int | None = None, limit: int | None 
     by_voice = defaultdict(list)
     for i, voice in enumerate(voices):
         by_voice[voice].append(i)
-    voice_rows = {
-        voice: {
-            "num_utterances": len(index),
-            "wer": [
-                score_transcripts([references[i] for i in index], [h[i] for i in index])["wer"]
-                for h in hypotheses
-            ],
+    durations = [utterances[i]["duration"] for i in keep]
+    by_duration = buckets(durations, DURATION_BUCKETS, " s")
+    voice_rows, duration_rows = (
+        {
+            name: {
+                "num_utterances": len(index),
+                "wer": [
+                    score_transcripts([references[i] for i in index], [h[i] for i in index])["wer"]
+                    for h in hypotheses
+                ],
+            }
+            for name, index in groups.items()
         }
-        for voice, index in by_voice.items()
-    }
+        for groups in (by_voice, by_duration)
+    )
     final = hypotheses[-1]
     errors = [word_errors(r, h) for r, h in zip(references, final, strict=True)]
     worst = [
@@ -318,4 +338,12 @@ def evaluate(run_dir, manifest, beam_size: int | None = None, limit: int | None 
     }
     name = Path(manifest).name.removesuffix(".jsonl").removesuffix(".json")
     title = f"Speech recognition report: {Path(manifest).name}"
-    return write_asr_reports(Path(run_dir) / "eval" / name, report, voice_rows, worst, title)
+    return write_asr_reports(
+        Path(run_dir) / "eval" / name,
+        report,
+        voice_rows,
+        worst,
+        title,
+        duration_rows,
+        character_substitutions(references, final),
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from seq2seq import figures
 from seq2seq.config import load_config
 
 # Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
@@ -112,7 +113,9 @@ def with_known_length(ds):
 
 def fit(model, train_ds, dev_ds, run_dir, train_config):
     """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes` from
-    `train_config`); writes the COMPLETE marker when training ends. Returns the History."""
+    `train_config`); writes the COMPLETE marker and `training_curves.png` when training ends.
+    Returns the History."""
+    run_dir = Path(run_dir)
     history = model.fit(
         train_ds,
         validation_data=dev_ds,
@@ -122,10 +125,13 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
         # A live bar on a terminal; elsewhere one line per epoch plus ProgressLog.
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    (Path(run_dir) / COMPLETE).write_text(
+    (run_dir / COMPLETE).write_text(
         f"training finished after epoch {history.epoch[-1] + 1 if history.epoch else 0}\n",
         encoding="utf-8",
     )
+    curves = figures.training_curves(run_dir / "history.csv", run_dir / "training_curves.png")
+    if curves:
+        print(f"training curves: {curves}")
     return history
 
 

@@ -24,16 +24,17 @@ from tqdm import tqdm
 
 from data_prep.corpora import read_parallel
 from data_prep.pipeline import make_translation_dataset
-from data_prep.subword import EOS_ID, SubwordTokenizer
+from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
 from data_prep.text import normalize_text
 from seq2seq.config import save_config
 from seq2seq.decoding import SequenceDecoder
-from seq2seq.evaluation import score_translations, write_reports
+from seq2seq.evaluation import bleu_by_length, score_translations, write_reports
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
 from seq2seq.training import fit, is_trained, load_run, make_optimizer, with_known_length
 from seq2seq.translation import Seq2SeqTranslator
 
 logger = logging.getLogger(__name__)
+ATTENTION_MAX_WORDS = 25  # report heatmaps only for sample sources up to this length
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,9 +206,7 @@ class Translator:
         """Translates sentences in batches of similar length; returns them in input order."""
         if not sentences:
             return []
-        # The same normalization the corpus readers applied to the training sources.
-        ids = self.source_tokenizer.tokenize(tf.constant([normalize_text(s) for s in sentences]))
-        ids = tf.concat([ids, tf.fill([ids.nrows(), 1], EOS_ID)], axis=1)
+        ids = self._source_ids(sentences)
         lengths = ids.row_lengths().numpy()
         order = np.argsort(-lengths, kind="stable")
         batch_size = self.config.decode.batch_size
@@ -221,6 +220,36 @@ class Translator:
             for i, text in zip(index, texts, strict=True):
                 results[i] = text.decode("utf-8")
         return results
+
+    def _source_ids(self, sentences):
+        """Subword ids of normalized source sentences with EOS (ragged: batch, None)."""
+        # The same normalization the corpus readers applied to the training sources.
+        ids = self.source_tokenizer.tokenize(tf.constant([normalize_text(s) for s in sentences]))
+        return tf.concat([ids, tf.fill([ids.nrows(), 1], EOS_ID)], axis=1)
+
+    def attention(self, source: str, translation: str) -> dict:
+        """Where the model looks while it writes `translation` of `source` (teacher-forced, one
+        decoder step per target token): {"source_tokens", "target_tokens", "weights"
+        (target tokens, source tokens)}, both token lists ending with EOS."""
+        source_ids = self._source_ids([source]).to_tensor()  # (1, src_len)
+        target_ids = self.target_tokenizer.tokenize(tf.constant([translation]))[0]
+        target_ids = tf.concat([target_ids, [EOS_ID]], axis=0)  # (tgt_len,)
+        encoder_outputs, mask, state = self.model.encode(source_ids)
+        keys = self.model.bahdanau_attention.project_keys(encoder_outputs)
+        previous, rows = tf.constant([BOS_ID]), []
+        for token in target_ids:
+            _, state, weights = self.model.decode_step(previous, state, encoder_outputs, mask, keys)
+            rows.append(np.asarray(weights[0]))
+            previous = token[None]
+
+        def pieces(tokenizer, ids):
+            return [p.decode("utf-8") for p in tokenizer.id_to_piece(ids).numpy()]
+
+        return {
+            "source_tokens": pieces(self.source_tokenizer, source_ids[0]),
+            "target_tokens": pieces(self.target_tokenizer, target_ids),
+            "weights": np.stack(rows),
+        }
 
 
 def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: int | None = None):
@@ -259,5 +288,21 @@ def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: 
         }
         for i in range(0, len(sources), step)
     ]
+    # Heatmaps of the final decoding of a few samples, short enough to read.
+    final = list(hypotheses)[-1]
+    attention = [
+        {
+            **translator.attention(s["source"], s["hypotheses"][final]),
+            "title": f"{final}: {s['hypotheses'][final]}",
+        }
+        for s in [s for s in samples if len(s["source"].split()) <= ATTENTION_MAX_WORDS][:3]
+    ]
     title = f"Translation report: {split} ({Path(getattr(translator.config.data, split)).name})"
-    return write_reports(Path(run_dir) / "eval" / split, rows, samples, title)
+    return write_reports(
+        Path(run_dir) / "eval" / split,
+        rows,
+        samples,
+        title,
+        bleu_by_length(sources, references, hypotheses),
+        attention,
+    )

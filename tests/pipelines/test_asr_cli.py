@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from tests.helpers import assert_png
 from tests.pipelines.helpers import run_without_toolkit
 
 pytestmark = pytest.mark.slow
@@ -55,6 +56,7 @@ def run_dir(tiny_speech, tmp_path_factory):
 def test_train_writes_the_run_directory_and_learns(run_dir):
     for name in ["config.yaml", "model.keras", "history.csv", "TRAINING_COMPLETE"]:
         assert (run_dir / name).exists(), name
+    assert_png(run_dir / "training_curves.png")
     assert any((run_dir / "logs").rglob("*tfevents*"))
     with open(run_dir / "history.csv") as f:
         losses = [float(row["loss"]) for row in csv.DictReader(f)]
@@ -76,7 +78,36 @@ def test_evaluate_writes_wer_reports(run_dir, tiny_speech):
     assert set(report["by_voice"]) == {
         json.loads(line)["voice"] for line in open(tiny_speech / "test.jsonl")
     }
-    assert "## By voice" in (run_dir / "eval/test/report.md").read_text()
+    markdown = (run_dir / "eval/test/report.md").read_text()
+    assert "## By voice" in markdown and "## By duration" in markdown
+    assert sum(row["num_utterances"] for row in report["by_duration"].values()) == 6
+    for png in ["wer_by_voice.png", "wer_by_duration.png"]:
+        assert f"]({png})" in markdown
+        assert_png(run_dir / "eval/test" / png)
+    # The tiny model mostly deletes; the chart is there exactly when it substituted.
+    substituted = bool(report["character_substitutions"])
+    assert ("](substitutions.png)" in markdown) == substituted
+    assert (run_dir / "eval/test/substitutions.png").exists() == substituted
+
+
+def test_ctc_posteriors_of_an_utterance(run_dir, tiny_speech):
+    from data_prep.audio import compute_features, load_audio
+    from data_prep.manifest import read_manifest
+    from seq2seq.recognizer import Recognizer
+    from seq2seq.speech import subsampled_length
+
+    recognizer = Recognizer(run_dir)
+    path = read_manifest(tiny_speech / "test.jsonl")[0]["audio_filepath"]
+    ((_, text),), errors = recognizer.transcribe([path])
+    features = compute_features(load_audio(path, 16000), recognizer.config.features)
+    posteriors = recognizer.posteriors(features)
+    frames = subsampled_length(len(features), recognizer.config.model.subsampling)
+    assert posteriors.shape == (frames, 29)
+    np.testing.assert_allclose(posteriors.sum(axis=1), 1.0, rtol=1e-4)
+    # Collapsing the most probable label per frame is the greedy transcript.
+    path_ids = [int(i) for i in posteriors.argmax(axis=1)]
+    collapsed = [i for j, i in enumerate(path_ids) if i and (j == 0 or i != path_ids[j - 1])]
+    assert "".join(recognizer.vocabulary.alphabet[i - 1] for i in collapsed) == text
 
 
 def test_transcribe_any_rate_and_channels(run_dir, tiny_speech, tmp_path):

@@ -5,8 +5,10 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
+from tests.helpers import assert_png
 from tests.pipelines.helpers import run_without_toolkit
 
 pytestmark = pytest.mark.slow
@@ -51,6 +53,7 @@ def test_train_writes_the_run_directory(run_dir):
         "history.csv",
     ]:
         assert (run_dir / name).exists(), name
+    assert_png(run_dir / "training_curves.png")
     assert any((run_dir / "logs").rglob("*tfevents*"))
     assert "data.train" not in (run_dir / "config.yaml").read_text()  # nested, resolved YAML
     assert "tiny_corpus" in (run_dir / "config.yaml").read_text()
@@ -98,6 +101,26 @@ def test_evaluate_reports_greedy_and_beam(run_dir, tiny_corpus):
         assert row["bleu"] > 60, row
     markdown = report_path.with_suffix(".md").read_text()
     assert "| greedy |" in markdown and "| beam (beam 3) |" in markdown
+    by_length = json.loads(report_path.read_text())["by_source_length"]
+    assert sum(row["num_sentences"] for row in by_length.values()) == 40
+    assert all(set(row["bleu"]) == {"greedy", "beam 3"} for row in by_length.values())
+    for png in ["bleu_by_length.png", "attention_1.png", "attention_2.png", "attention_3.png"]:
+        assert f"]({png})" in markdown
+        assert_png(report_path.parent / png)
+
+
+def test_attention_weights_follow_the_reordering(run_dir):
+    from seq2seq.translator import Translator
+
+    translator = Translator(run_dir)
+    source = "El rey ve la casa verde."
+    translation = translator.translate([source])[0]
+    assert translation == "The king sees the green house."
+    attention = translator.attention(source, translation)
+    weights = attention["weights"]
+    assert weights.shape == (len(attention["target_tokens"]), len(attention["source_tokens"]))
+    assert attention["source_tokens"][-1] == attention["target_tokens"][-1] == "</s>"
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_translate_keeps_input_order(run_dir):

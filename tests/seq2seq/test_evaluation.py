@@ -2,7 +2,16 @@ import json
 
 import pytest
 
-from seq2seq.evaluation import aligned, score_transcripts, word_errors, write_asr_reports
+from seq2seq.evaluation import (
+    aligned,
+    bleu_by_length,
+    buckets,
+    character_substitutions,
+    score_transcripts,
+    word_errors,
+    write_asr_reports,
+)
+from tests.helpers import assert_png
 
 
 def test_wer_and_cer_against_hand_computed_counts():
@@ -36,14 +45,24 @@ def test_word_errors_and_alignment():
     assert marks.split() == ["S", "D"]
 
 
-def test_asr_report_files(tmp_path):
+def _asr_report(references, hypotheses, decoding, audio_seconds):
+    """A one-row report as `recognizer.evaluate` builds it."""
     row = {
-        **score_transcripts(["a b"], ["a c"]),
-        "decoding": {"strategy": "beam", "beam_size": 8},
+        **score_transcripts(references, hypotheses),
+        "decoding": decoding,
         "seconds": 0.5,
         "real_time_factor": 0.01,
     }
-    report = {**row, "num_utterances": 1, "audio_seconds": 50.0, "results": [row]}
+    return {
+        **row,
+        "num_utterances": len(references),
+        "audio_seconds": audio_seconds,
+        "results": [row],
+    }
+
+
+def test_asr_report_files(tmp_path):
+    report = _asr_report(["a b"], ["a c"], {"strategy": "beam", "beam_size": 8}, 50.0)
     worst = [{"audio_filepath": "x.wav", "voice": "en+m7", "errors": 1, "alignment": "REF: ..."}]
     path = write_asr_reports(
         tmp_path, report, {"en+m7": {"num_utterances": 1, "wer": [50.0]}}, worst, "Title"
@@ -65,3 +84,47 @@ def test_asr_report_files(tmp_path):
     markdown = path.read_text()
     assert "| beam 8 | 50.00 |" in markdown and "| en+m7 | 1 | 50.00 |" in markdown
     assert "x.wav" in markdown
+
+
+def test_buckets_group_indices_by_edges():
+    groups = buckets([1, 10, 11, 25, 99, 3], (10, 20, 30))
+    assert groups == {"≤10": [0, 1, 5], "10–20": [2], "20–30": [3], ">30": [4]}
+    assert list(buckets([2.5], (2.0, 4.0), " s")) == ["2–4 s"]
+
+
+def test_bleu_by_length_scores_each_bucket():
+    sources = ["a b", "a b c d e f g h i j k l"]
+    references = ["the cat sat on the mat", "a dog ran in the big park today"]
+    hypotheses = {"greedy": ["the cat sat on the mat", "nothing right here at all"]}
+    rows = bleu_by_length(sources, references, hypotheses)
+    assert list(rows) == ["≤10 words", "10–20 words"]
+    assert rows["≤10 words"] == {"num_sentences": 1, "bleu": {"greedy": 100.0}}
+    assert rows["10–20 words"]["bleu"]["greedy"] == 0.0
+
+
+def test_character_substitutions_against_hand_counts():
+    # the cat -> the bat (c/b); a cab -> a cob (a/o); the hat -> the bat (h/b, counted once).
+    subs = character_substitutions(["the cat", "a cab", "the hat"], ["the bat", "a cob", "the bat"])
+    assert sorted(subs) == [("a", "o", 1), ("c", "b", 1), ("h", "b", 1)]
+    assert character_substitutions(["one two"], ["one two"]) == []
+    assert character_substitutions(["ab"] * 3, ["xb"] * 3, top=1) == [("a", "x", 3)]
+
+
+def test_asr_report_figures_are_written_and_embedded(tmp_path):
+    greedy = {"strategy": "greedy", "beam_size": 1}
+    report = _asr_report(["a b", "c d"], ["a c", "c d"], greedy, 5.0)
+    groups = {
+        "en": {"num_utterances": 1, "wer": [50.0]},
+        "en+m3": {"num_utterances": 1, "wer": [0]},
+    }
+    path = write_asr_reports(
+        tmp_path, report, groups, [], "Title", {"≤2 s": groups["en"]}, [("b", "c", 1)]
+    )
+    markdown = path.read_text()
+    for png in ["wer_by_voice.png", "wer_by_duration.png", "substitutions.png"]:
+        assert f"]({png})" in markdown
+        assert_png(tmp_path / png)
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["substitutions"] == 1  # word substitutions, not overwritten by the chart data
+    assert data["character_substitutions"] == [["b", "c", 1]]
+    assert data["by_duration"] == {"≤2 s": {"num_utterances": 1, "wer": [50.0]}}

@@ -1,0 +1,38 @@
+"""One comparison report of several runs (translation and speech), Markdown and HTML.
+
+python -m pipelines.report runs/bible_small runs/bible runs/asr_small --out reports/all
+"""
+
+import argparse
+
+from pipelines import cli
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m pipelines.report",
+        description="Compare trained runs: a table of each run's model, epochs and best dev "
+        "loss; tables and bar charts of every evaluation report in RUN/eval/ (BLEU/chrF/TER "
+        "and sentences/s for translation, WER/CER and real-time factor for speech); and the "
+        "training curves. Writes report.md, report.html (self-contained: images inlined), "
+        "comparison.json and the PNG figures. Run `evaluate` on each run first.",
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN", help="run directories")
+    parser.add_argument("--out", default="reports/comparison", help="report folder")
+    parser.add_argument("--title", default="Run comparison", help="the report's heading")
+    return parser
+
+
+def run(args):
+    from seq2seq.comparison import write_comparison
+
+    markdown, page = write_comparison(args.runs, args.out, args.title)
+    print(f"report: {markdown} and {page}")
+
+
+def main(argv=None):
+    cli.main(_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    main()

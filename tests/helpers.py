@@ -1,0 +1,13 @@
+"""Checks shared by the test folders."""
+
+import numpy as np
+
+
+def assert_png(path, min_size=50):
+    """`path` is a PNG image of at least `min_size` pixels a side that is not blank."""
+    from matplotlib.image import imread
+
+    assert path.exists() and path.stat().st_size > 0, path
+    image = imread(path)  # (height, width, channels), floats in [0, 1]
+    assert image.shape[0] >= min_size and image.shape[1] >= min_size, (path, image.shape)
+    assert float(np.std(image)) > 0.01, f"{path} is blank"
