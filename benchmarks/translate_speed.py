@@ -48,7 +48,7 @@ def main(argv=None):
     from seq2seq.losses import MaskedSparseCrossEntropy
 
     config = load_config(translator.TranslationConfig, args.config, args.set)
-    pairs = translator._read(config.data, "train")
+    pairs, _ = translator._read(config.data, "train")
     with tempfile.TemporaryDirectory() as tmp:
         source_tok, target_tok = translator._tokenizers(Path(tmp), config.data, pairs)
     ds = make_translation_dataset(
@@ -75,7 +75,7 @@ def main(argv=None):
     if args.run_dir:
         trained = translator.Translator(args.run_dir)
         decode_model, source_tok = trained.model, trained.source_tokenizer
-    dev = [p[0] for p in translator._read(config.data, "dev")][: args.sentences]
+    dev = [p[0] for p in translator._read(config.data, "dev")[0]][: args.sentences]
     ids = source_tok.tokenize(tf.constant(dev))
     decoder = SequenceDecoder(
         decode_model,

@@ -6,12 +6,15 @@ dropped line by file and line number, so nothing is lost silently.
 
 import dataclasses
 import logging
+import re
 from collections import Counter
 from pathlib import Path
 
 from data_prep.text import normalize_text
 
 logger = logging.getLogger(__name__)
+# C0/C1 control characters other than tab, newline and carriage return: binary junk in text.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 @dataclasses.dataclass
@@ -25,6 +28,14 @@ class ReadReport:
     def drop(self, path, line_no: int, reason: str):
         self.dropped[reason] += 1
         self.problems.append(f"{path}:{line_no}: {reason}")
+
+    def summary(self, max_lines: int = 20) -> dict:
+        """Counts for the run's data summary: kept, dropped by reason, the first problems."""
+        return {
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "problems": self.problems[:max_lines],
+        }
 
     def log(self, max_lines: int = 10):
         """Logs a filtered-with-count warning (and the first problem lines) if anything was
@@ -56,6 +67,9 @@ def _lines(path: Path, report: ReadReport):
 
 
 def _keep(source, target, path, line_no, report, max_words):
+    if _CONTROL.search(source) or _CONTROL.search(target):
+        report.drop(path, line_no, "control characters")
+        return None
     source, target = normalize_text(source), normalize_text(target)
     if not source or not target:
         report.drop(path, line_no, "empty side")
@@ -67,13 +81,17 @@ def _keep(source, target, path, line_no, report, max_words):
     return source, target
 
 
-def read_tsv(path, max_words: int | None = None, columns: tuple[int, int] = (0, 1)):
+def read_tsv(
+    path, max_words: int | None = None, columns: tuple[int, int] = (0, 1), exact: bool = True
+):
     """Reads `source<TAB>target` lines (or the given pair of columns).
 
     Args:
         path: the TSV file.
         max_words: drop pairs with a side longer than this many words (None: keep all).
         columns: which columns hold the source and the target.
+        exact: lines with more columns than needed are dropped (a stray tab would shift the
+            text); False keeps them and ignores the extra columns (Anki's attribution).
 
     Returns:
         (pairs, report).
@@ -89,7 +107,7 @@ def read_tsv(path, max_words: int | None = None, columns: tuple[int, int] = (0, 
             report.drop(path, line_no, "empty line")
             continue
         fields = line.split("\t")
-        if len(fields) < needed:
+        if len(fields) < needed or (exact and len(fields) > needed):
             report.drop(path, line_no, f"{len(fields)} columns, expected {needed}")
             continue
         pair = _keep(fields[columns[0]], fields[columns[1]], path, line_no, report, max_words)
@@ -105,7 +123,8 @@ def read_anki(path, reverse: bool = True, max_words: int | None = None):
     With `reverse=True` (the default, as in the TensorFlow tutorial) the other language is the
     source and English the target.
     """
-    return read_tsv(path, max_words=max_words, columns=(1, 0) if reverse else (0, 1))
+    columns = (1, 0) if reverse else (0, 1)
+    return read_tsv(path, max_words=max_words, columns=columns, exact=False)
 
 
 def read_moses(source_path, target_path, max_words: int | None = None):

@@ -69,6 +69,8 @@ def make_translation_dataset(
         all padding.
     """
     dropped = count_too_long(pairs, source_tokenizer, target_tokenizer, max_length)
+    if dropped == len(pairs):
+        raise ValueError(f"all {len(pairs)} pairs are longer than max_length={max_length} tokens")
     if dropped:
         logger.warning(
             "filtered %d of %d pairs longer than max_length=%d tokens",

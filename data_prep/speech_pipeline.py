@@ -75,8 +75,9 @@ def bucket_boundaries(max_frames: int, smallest: int = 100, growth: float = 1.25
 
 
 def select_utterances(cache: FeatureCache, output_length, max_frames: int):
-    """Indices and normalized labels of the usable utterances of a cache, with counts of the
-    dropped ones in a warning. `output_length(frames)` is the model's logit length."""
+    """Indices and normalized labels of the usable utterances of a cache, and the counts of the
+    dropped ones by reason (also logged in a warning). `output_length(frames)` is the model's
+    logit length."""
     keep, labels = [], []
     empty = too_long = cannot_fit = 0
     for i, u in enumerate(cache.utterances):
@@ -104,8 +105,17 @@ def select_utterances(cache: FeatureCache, output_length, max_frames: int):
             cannot_fit,
         )
     if not keep:
-        raise ValueError(f"no usable utterances in the feature cache {cache.folder}")
-    return keep, labels
+        raise ValueError(
+            f"no usable utterances in the feature cache {cache.folder} ({len(cache.skipped)} "
+            f"unreadable audio files, {empty} empty transcripts, {too_long} longer than "
+            f"max_frames, {cannot_fit} labels too long for the audio)"
+        )
+    dropped = {
+        "empty_transcript": empty,
+        "longer_than_max_frames": too_long,
+        "label_longer_than_output": cannot_fit,
+    }
+    return keep, labels, dropped
 
 
 def make_speech_dataset(
@@ -138,7 +148,7 @@ def make_speech_dataset(
         ({"features": (batch, frames, dim) float32, "feature_lengths": (batch,) int32},
         labels (batch, label_len) int32 padded with the blank 0). No row is all padding.
     """
-    keep, labels = select_utterances(cache, output_length, max_frames)
+    keep, labels, _ = select_utterances(cache, output_length, max_frames)
     dim = len(cache.mean)
 
     def load(index):

@@ -37,7 +37,7 @@ CONFIG_HELP = (
     "  model.cell                 lstm | gru\n"
     "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
     "  train.patience (early stopping on dev loss), train.max_minutes (time budget),\n"
-    "  train.seed\n"
+    "  train.seed, train.deterministic (identical weights per seed)\n"
     "  decode.beam_size, decode.batch_frames\n"
 )
 

@@ -33,8 +33,9 @@ def add_set_option(parser, example: str):
 
 
 def main(parser, run, argv=None):
-    """Parses arguments and calls `run(args)` (which returns an exit status or None); bad
-    input (ValueError, FileNotFoundError) exits with status 2 and a one-line message."""
+    """Parses arguments and calls `run(args)` (which returns an exit status or None). Bad input
+    (ValueError, a missing file) exits with status 2 and a one-line message; a full disk or
+    another system error, and a NaN loss, with status 1; Ctrl-C with status 130."""
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -42,4 +43,8 @@ def main(parser, run, argv=None):
         status = run(args)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
+    except (OSError, FloatingPointError) as err:
+        parser.exit(1, f"error: {err}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "interrupted\n")
     raise SystemExit(status or 0)

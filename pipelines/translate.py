@@ -28,7 +28,7 @@ CONFIG_HELP = (
     "  model.attention          output (fast, cuDNN-eligible) | input_feeding (RNNsearch)\n"
     "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
     "  train.label_smoothing, train.patience (early stopping on dev loss),\n"
-    "  train.max_minutes (time budget), train.seed\n"
+    "  train.max_minutes (time budget), train.seed, train.deterministic\n"
     "  decode.beam_size, decode.length_penalty, decode.max_length_ratio,\n"
     "  decode.max_length_offset, decode.batch_size\n"
 )

@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from seq2seq import figures
+from seq2seq.files import write_text
 
 TRANSLATION_COLUMNS = ("BLEU", "chrF", "TER", "sentences/s")
 SPEECH_COLUMNS = ("WER %", "CER %", "real-time factor")
@@ -150,12 +151,12 @@ def write_comparison(run_dirs, out_dir, title: str = "Run comparison") -> tuple[
             shutil.copyfile(png, out_dir / curves.images[-1])
     if curves.images:
         sections.append(curves)
-    (out_dir / "comparison.json").write_text(
-        json.dumps(summaries, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    write_text(
+        out_dir / "comparison.json", json.dumps(summaries, indent=2, ensure_ascii=False) + "\n"
     )
     md, page = out_dir / "report.md", out_dir / "report.html"
-    md.write_text(_markdown(title, sections), encoding="utf-8")
-    page.write_text(_html(title, sections, out_dir), encoding="utf-8")
+    write_text(md, _markdown(title, sections))
+    write_text(page, _html(title, sections, out_dir))
     return md, page
 
 

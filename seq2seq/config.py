@@ -7,9 +7,10 @@ type, and the resolved config is written into the run directory.
 import dataclasses
 import types
 import typing
-from pathlib import Path
 
 import yaml
+
+from seq2seq.files import write_text
 
 
 def _convert(value, annotation, key):
@@ -55,6 +56,28 @@ def from_dict(cls, values: dict | None, prefix: str = ""):
     return cls(**kwargs)
 
 
+def validate(config, section: str, rules):
+    """Raises ValueError for the first rule that fails: `rules` holds (key, holds, expected)
+    triples, e.g. `("units", config.units > 0, "a positive number")`."""
+    for key, holds, expected in rules:
+        if not holds:
+            raise ValueError(
+                f"config key '{section}.{key}' is {getattr(config, key)!r}: expected {expected}"
+            )
+
+
+def training_rules(train) -> list:
+    """The value rules shared by the pipelines' `train` sections."""
+    return [
+        ("epochs", train.epochs >= 1, "at least 1"),
+        ("learning_rate", train.learning_rate > 0, "a positive number"),
+        ("warmup_steps", train.warmup_steps >= 0, "0 or more"),
+        ("clipnorm", train.clipnorm >= 0, "0 (off) or more"),
+        ("patience", train.patience >= 1, "at least 1"),
+        ("max_minutes", train.max_minutes is None or train.max_minutes > 0, "null or > 0"),
+    ]
+
+
 def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
@@ -85,4 +108,4 @@ def load_config(cls, path=None, overrides: list[str] | None = None):
 
 
 def save_config(config, path):
-    Path(path).write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+    write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))

@@ -10,6 +10,7 @@ import jiwer
 import sacrebleu
 
 from seq2seq import figures
+from seq2seq.files import write_text
 
 SOURCE_WORD_BUCKETS = (10, 20, 30, 40)  # BLEU by source length (words)
 DURATION_BUCKETS = (2.0, 4.0, 6.0, 8.0)  # WER by utterance length (seconds)
@@ -80,9 +81,7 @@ def write_reports(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"results": rows, "by_source_length": by_length or {}, "samples": samples}
-    (out_dir / "report.json").write_text(
-        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_text(out_dir / "report.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     lines = [
         f"# {title}",
         "",
@@ -140,7 +139,7 @@ def write_reports(
             *[f"  - **{k}:** {v}" for k, v in sample["hypotheses"].items()],
         ]
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 
@@ -215,9 +214,7 @@ def write_asr_reports(
         "character_substitutions": [list(s) for s in substitutions],
         "worst": worst,
     }
-    (out_dir / "report.json").write_text(
-        json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    write_text(out_dir / "report.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     lines = [
         f"# {title}",
         "",
@@ -285,7 +282,7 @@ def write_asr_reports(
             "```",
         ]
     path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    write_text(path, "\n".join(lines) + "\n")
     return path
 
 

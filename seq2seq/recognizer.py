@@ -15,6 +15,7 @@ with the same feature config.
 """
 
 import dataclasses
+import functools
 import json
 import time
 from collections import defaultdict
@@ -27,9 +28,9 @@ from tqdm import tqdm
 
 from data_prep.audio import FeatureConfig, compute_features, load_audio_files, pad_batch
 from data_prep.feature_cache import FeatureCache, Perturbation, build_feature_cache
-from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
+from data_prep.speech_pipeline import SpecAugment, make_speech_dataset, select_utterances
 from data_prep.transcripts import CharacterVocabulary, normalize_transcript
-from seq2seq.config import save_config
+from seq2seq.config import save_config, training_rules, validate
 from seq2seq.decoding import ctc_decode, length_batches
 from seq2seq.evaluation import (
     DURATION_BUCKETS,
@@ -40,8 +41,15 @@ from seq2seq.evaluation import (
     word_errors,
     write_asr_reports,
 )
-from seq2seq.speech import CTCSpeechModel, subsampled_length
-from seq2seq.training import fit, is_trained, load_run, make_optimizer
+from seq2seq.files import write_text
+from seq2seq.speech import SUBSAMPLING, CTCSpeechModel, subsampled_length
+from seq2seq.training import (
+    fit,
+    is_trained,
+    load_run,
+    make_optimizer,
+    seed_everything,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +63,17 @@ class DataConfig:
     cache_in_memory: bool = True
     workers: int | None = None  # feature cache processes (default: all cores)
 
+    def __post_init__(self):
+        validate(
+            self,
+            "data",
+            [
+                ("max_frames", self.max_frames >= 1, "a positive number"),
+                ("batch_frames", self.batch_frames >= self.max_frames, "at least max_frames"),
+                ("workers", self.workers is None or self.workers >= 1, "null or >= 1"),
+            ],
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class AugmentConfig:
@@ -67,6 +86,22 @@ class AugmentConfig:
     speed: tuple[float, float] | None = (0.9, 1.1)
     noise_snr_db: tuple[float, float] | None = (10.0, 30.0)
 
+    def __post_init__(self):
+        speed, snr = self.speed, self.noise_snr_db
+        validate(
+            self,
+            "augment",
+            [
+                ("freq_masks", self.freq_masks >= 0, "0 or more"),
+                ("freq_width", self.freq_width >= 0, "0 or more"),
+                ("time_masks", self.time_masks >= 0, "0 or more"),
+                ("time_width", 0 <= self.time_width < 1, "0 <= value < 1"),
+                ("perturbed_copies", self.perturbed_copies >= 0, "0 or more"),
+                ("speed", speed is None or 0 < speed[0] <= speed[1], "null or [low, high] > 0"),
+                ("noise_snr_db", snr is None or snr[0] <= snr[1], "null or [low, high]"),
+            ],
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -76,6 +111,20 @@ class ModelConfig:
     num_layers: int = 3
     dropout: float = 0.2
     cell: str = "lstm"
+
+    def __post_init__(self):
+        validate(
+            self,
+            "model",
+            [
+                ("subsampling", self.subsampling in SUBSAMPLING, f"one of {SUBSAMPLING}"),
+                ("conv_filters", self.conv_filters >= 1, "a positive number"),
+                ("units", self.units >= 1, "a positive number"),
+                ("num_layers", self.num_layers >= 1, "at least 1"),
+                ("dropout", 0 <= self.dropout < 1, "0 <= dropout < 1"),
+                ("cell", self.cell in ("lstm", "gru"), "lstm or gru"),
+            ],
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,12 +136,26 @@ class TrainConfig:
     patience: int = 4
     max_minutes: float | None = None
     seed: int = 42
+    deterministic: bool = False  # deterministic TensorFlow ops: identical weights per seed
+
+    def __post_init__(self):
+        validate(self, "train", training_rules(self))
 
 
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
     beam_size: int = 8
     batch_frames: int = 40000
+
+    def __post_init__(self):
+        validate(
+            self,
+            "decode",
+            [
+                ("beam_size", self.beam_size >= 1, "at least 1 (1 is greedy)"),
+                ("batch_frames", self.batch_frames >= 1, "a positive number"),
+            ],
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,7 +177,7 @@ def _stats(run_dir: Path, config: ASRConfig, cache: FeatureCache):
         if cache is None:
             raise FileNotFoundError(f"{path} not found: the run was not trained to the end")
         stats = {"mean": cache.mean.tolist(), "std": cache.std.tolist()}
-        path.write_text(json.dumps(stats), encoding="utf-8")
+        write_text(path, json.dumps(stats))
     stats = json.loads(path.read_text(encoding="utf-8"))
     return np.array(stats["mean"], np.float32), np.array(stats["std"], np.float32)
 
@@ -136,6 +199,25 @@ def build_caches(config: ASRConfig, splits=("train", "dev")) -> dict:
     }
 
 
+def _write_data_summary(run_dir: Path, config: ASRConfig, caches: dict, output_length):
+    """`RUN/data_summary.json`: per split, the unreadable audio files of the manifest (with the
+    line and reason of the first ones), the cached utterances (training: with their perturbed
+    copies) and what the input pipeline keeps and filters, by reason."""
+    summary = {}
+    for split, cache in caches.items():
+        keep, _, dropped = select_utterances(cache, output_length, config.data.max_frames)
+        summary[split] = {
+            "manifest": getattr(config.data, split),
+            "unreadable_audio": len(cache.skipped),
+            "unreadable_examples": cache.skipped[:20],
+            "cached_utterances": len(cache.utterances),
+            "perturbed_copies": config.augment.perturbed_copies if split == "train" else 0,
+            "kept": len(keep),
+            "filtered": dropped,
+        }
+    write_text(run_dir / "data_summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
+
+
 def build_model(config: ASRConfig) -> CTCSpeechModel:
     model = CTCSpeechModel(
         config.features.feature_size, **dataclasses.asdict(config.model), name="ctc_speech_model"
@@ -152,10 +234,12 @@ def train(config: ASRConfig, run_dir) -> keras.callbacks.History | None:
         return None
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    keras.utils.set_random_seed(config.train.seed)
+    seed_everything(config.train.seed, config.train.deterministic)
     data, augment = config.data, config.augment
     caches = {split: FeatureCache(folder) for split, folder in build_caches(config).items()}
     stats = _stats(run_dir, config, caches["train"])
+    output_length = functools.partial(subsampled_length, subsampling=config.model.subsampling)
+    _write_data_summary(run_dir, config, caches, output_length)
     vocabulary = CharacterVocabulary()
     masks = SpecAugment(
         augment.freq_masks, augment.freq_width, augment.time_masks, augment.time_width
@@ -164,7 +248,7 @@ def train(config: ASRConfig, run_dir) -> keras.callbacks.History | None:
         split: make_speech_dataset(
             caches[split],
             vocabulary,
-            lambda frames: subsampled_length(frames, config.model.subsampling),
+            output_length,
             data.batch_frames,
             data.max_frames,
             shuffle=split == "train",

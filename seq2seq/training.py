@@ -1,14 +1,33 @@
-"""Training machinery shared by the pipelines: optimizer, schedule and callbacks."""
+"""Training machinery shared by the pipelines: optimizer, schedule, callbacks, and the fault
+handling that makes a run safe to kill, interrupt and resume.
 
+A run directory's checkpoints are written so that no fault loses more than the epoch in
+progress: the resumable state (`backup/epoch-N/`, weights with the optimizer state and the
+epoch) is written into a fresh folder renamed into place, the previous state is kept, and a
+state that does not load is reported and skipped; the best model (`model.keras`) is replaced
+by an atomic rename, keeping the one it replaces as `model.previous.keras`; weights that are
+not finite are never saved.
+"""
+
+import csv
+import json
+import logging
+import math
+import os
+import shutil
 import sys
 import time
 from pathlib import Path
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from seq2seq import figures
 from seq2seq.config import load_config
+from seq2seq.files import atomic_write, write_text
+
+logger = logging.getLogger(__name__)
 
 # Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
 # deletes its backup then, so a rerun would otherwise start over and overwrite model.keras.
@@ -74,16 +93,150 @@ class ProgressLog(keras.callbacks.Callback):
             )
 
 
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite and remembers where
+    (`self.fault`), so `fit` can say so; the backup and checkpoint callbacks then save
+    nothing more."""
+
+    def __init__(self):
+        super().__init__()
+        self.fault = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            step = int(self.model.optimizer.iterations.numpy())
+            self.fault = (
+                f"the loss became {float(loss)} at epoch {self.epoch}, batch {batch + 1} "
+                f"(step {step})"
+            )
+            self.model.stop_training = True
+
+
+def _finite_weights(model) -> bool:
+    return all(np.isfinite(w).all() for w in model.get_weights())
+
+
+class Backup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that survives kills and corrupt files.
+
+    Each state (weights with the optimizer state, and the epoch) is written at the end of an
+    epoch into `backup/.epoch-N.partial/`, then renamed to `backup/epoch-N/`; the newest two are
+    kept. At the start the newest state that loads is restored; one that does not is reported
+    and the one before it used. Weights that are not finite (after a NaN loss) are not saved.
+    The backup is deleted when training ends normally, kept when it stops on a fault.
+
+    Args:
+        backup_dir: the folder of the states.
+        guard: the run's `NaNGuard`.
+    """
+
+    def __init__(self, backup_dir, guard: NaNGuard):
+        super().__init__(backup_dir)
+        self.guard = guard
+
+    def _states(self) -> list[Path]:
+        folder = Path(self.backup_dir)
+        states = [p for p in folder.glob("epoch-*") if p.name.split("-")[-1].isdigit()]
+        return sorted(states, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+
+    def on_train_begin(self, logs=None):
+        states = self._states()
+        for state in states:
+            self._weights_path = str(state / "model.weights.h5")
+            self._training_metadata_path = str(state / "state.json")
+            try:
+                self._load_model()
+                epoch = json.loads((state / "state.json").read_text())["epoch"]
+            except Exception as err:  # h5py, JSON and Keras errors alike
+                logger.warning("backup %s is unreadable (%s); trying the one before it", state, err)
+                continue
+            print(f"resuming after epoch {epoch} from {state}")
+            return
+        if states:
+            raise ValueError(
+                f"no backup in {self.backup_dir} could be read; delete the folder to start over"
+            )
+
+    def _save_model(self):
+        if self.guard.fault or not _finite_weights(self.model):
+            logger.error(
+                "weights are not finite: backup of epoch %d not written", self._current_epoch
+            )
+            return
+        folder = Path(self.backup_dir)
+        final = folder / f"epoch-{self._current_epoch}"
+        tmp = folder / f".epoch-{self._current_epoch}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            self.model.save_weights(tmp / "model.weights.h5")
+            metadata = {"epoch": self._current_epoch, "batch": self._last_batch_seen}
+            (tmp / "state.json").write_text(json.dumps(metadata))
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        for old in self._states()[2:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def on_train_end(self, logs=None):
+        if not self.guard.fault:
+            super().on_train_end(logs)
+
+
+class BestCheckpoint(keras.callbacks.Callback):
+    """Saves the model whenever the dev loss improves on the best so far (a finite value only),
+    atomically; the model it replaces is kept as `model.previous.keras`.
+
+    Args:
+        path: the `.keras` file.
+        best: the best dev loss of earlier epochs (a resumed run passes its history's).
+    """
+
+    def __init__(self, path, best: float = math.inf):
+        super().__init__()
+        self.path, self.best = Path(path), best
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = (logs or {}).get("val_loss")
+        if loss is None or not math.isfinite(loss) or loss >= self.best:
+            return
+        if not _finite_weights(self.model):
+            return
+        self.best = loss
+
+        def save(tmp):
+            self.model.save(tmp)
+            if self.path.exists():
+                os.replace(self.path, self.path.with_name("model.previous.keras"))
+
+        atomic_write(self.path, save)
+
+
+def _best_dev_loss(history_csv: Path) -> float:
+    """The lowest dev loss recorded by earlier epochs of a resumed run (inf if none)."""
+    if not history_csv.exists():
+        return math.inf
+    with open(history_csv, encoding="utf-8", newline="") as f:
+        losses = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
+    return min([x for x in losses if math.isfinite(x)], default=math.inf)
+
+
 def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
-    """Checkpoint of the best model (on val_loss), resumable backups, early stopping,
-    TensorBoard and CSV logs, NaN guard and an optional time budget."""
+    """NaN guard, resumable backups, checkpoint of the best model (on val_loss), early
+    stopping, TensorBoard and CSV logs and an optional time budget."""
     run_dir = Path(run_dir)
+    guard = NaNGuard()
     callbacks = [
+        guard,
         keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "model.keras"), monitor="val_loss", save_best_only=True
-        ),
+        Backup(str(run_dir / "backup"), guard),
+        BestCheckpoint(run_dir / "model.keras", _best_dev_loss(run_dir / "history.csv")),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), profile_batch=0),
@@ -93,6 +246,14 @@ def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
     if not sys.stdout.isatty():
         callbacks.append(ProgressLog())
     return callbacks
+
+
+def seed_everything(seed: int, deterministic: bool = False):
+    """Seeds Python, NumPy and TensorFlow; `deterministic` also makes TensorFlow's ops
+    deterministic (identical weights from two runs, somewhat slower)."""
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
 
 def is_trained(run_dir) -> bool:
@@ -114,20 +275,38 @@ def with_known_length(ds):
 def fit(model, train_ds, dev_ds, run_dir, train_config):
     """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes` from
     `train_config`); writes the COMPLETE marker and `training_curves.png` when training ends.
-    Returns the History."""
+    Returns the History.
+
+    Ctrl-C stops with the backup of the last finished epoch kept (rerun to resume); a NaN or
+    infinite loss raises FloatingPointError naming the step, with the best checkpoint and the
+    last good backup kept."""
     run_dir = Path(run_dir)
-    history = model.fit(
-        train_ds,
-        validation_data=dev_ds,
-        epochs=train_config.epochs,
-        shuffle=False,  # the datasets shuffle themselves
-        callbacks=make_callbacks(run_dir, train_config.patience, train_config.max_minutes),
-        # A live bar on a terminal; elsewhere one line per epoch plus ProgressLog.
-        verbose=1 if sys.stdout.isatty() else 2,
-    )
-    (run_dir / COMPLETE).write_text(
+    callbacks = make_callbacks(run_dir, train_config.patience, train_config.max_minutes)
+    guard, backup = callbacks[0], callbacks[2]  # NaNGuard, Backup
+    try:
+        history = model.fit(
+            train_ds,
+            validation_data=dev_ds,
+            epochs=train_config.epochs,
+            shuffle=False,  # the datasets shuffle themselves
+            callbacks=callbacks,
+            # A live bar on a terminal; elsewhere one line per epoch plus ProgressLog.
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    except KeyboardInterrupt:
+        states = backup._states()
+        kept = f"{states[0]} is kept" if states else "no epoch had finished"
+        print(f"\ninterrupted: {kept}; rerun the same command to resume", flush=True)
+        raise
+    if guard.fault:
+        raise FloatingPointError(
+            f"{guard.fault}; training stopped. {run_dir / 'model.keras'} (best dev loss) and "
+            "the backup of the last finished epoch are kept: lower train.learning_rate or "
+            "train.clipnorm and rerun the same command to resume"
+        )
+    write_text(
+        run_dir / COMPLETE,
         f"training finished after epoch {history.epoch[-1] + 1 if history.epoch else 0}\n",
-        encoding="utf-8",
     )
     curves = figures.training_curves(run_dir / "history.csv", run_dir / "training_curves.png")
     if curves:
@@ -136,9 +315,17 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
 
 
 def load_run(run_dir, config_class):
-    """The resolved config and the best model of a trained run directory."""
+    """The resolved config and the best model of a trained run directory. An unreadable
+    `model.keras` is reported and `model.previous.keras` (the best before it) used."""
     run_dir = Path(run_dir)
-    if not (run_dir / "model.keras").exists():
-        raise FileNotFoundError(f"{run_dir / 'model.keras'} not found: train first")
+    path, previous = run_dir / "model.keras", run_dir / "model.previous.keras"
+    if not path.exists() and not previous.exists():
+        raise FileNotFoundError(f"{path} not found: train first")
     config = load_config(config_class, run_dir / "config.yaml")
-    return config, keras.saving.load_model(run_dir / "model.keras", safe_mode=True)
+    try:
+        return config, keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:
+        if not previous.exists():
+            raise ValueError(f"{path} cannot be loaded: {err}") from err
+        logger.warning("%s cannot be loaded (%s); using %s", path, err, previous.name)
+        return config, keras.saving.load_model(previous, safe_mode=True)

@@ -12,6 +12,7 @@ A run directory holds:
 """
 
 import dataclasses
+import json
 import logging
 import math
 import time
@@ -23,15 +24,23 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from data_prep.corpora import read_parallel
-from data_prep.pipeline import make_translation_dataset
+from data_prep.pipeline import count_too_long, make_translation_dataset
 from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
 from data_prep.text import normalize_text
-from seq2seq.config import save_config
+from seq2seq.config import save_config, training_rules, validate
 from seq2seq.decoding import SequenceDecoder
 from seq2seq.evaluation import bleu_by_length, score_translations, write_reports
+from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
-from seq2seq.training import fit, is_trained, load_run, make_optimizer, with_known_length
-from seq2seq.translation import Seq2SeqTranslator
+from seq2seq.training import (
+    fit,
+    is_trained,
+    load_run,
+    make_optimizer,
+    seed_everything,
+    with_known_length,
+)
+from seq2seq.translation import ATTENTION_LAYOUTS, Seq2SeqTranslator
 
 logger = logging.getLogger(__name__)
 ATTENTION_MAX_WORDS = 25  # report heatmaps only for sample sources up to this length
@@ -51,6 +60,21 @@ class DataConfig:
     batch_tokens: int = 4096
     cache: bool = True
 
+    def __post_init__(self):
+        validate(
+            self,
+            "data",
+            [
+                ("format", self.format in ("tsv", "anki", "moses"), "tsv, anki or moses"),
+                ("max_words", self.max_words is None or self.max_words >= 1, "null or >= 1"),
+                ("source_vocab_size", self.source_vocab_size >= 8, "at least 8"),
+                ("target_vocab_size", self.target_vocab_size >= 8, "at least 8"),
+                ("subword_model", self.subword_model in ("unigram", "bpe"), "unigram or bpe"),
+                ("max_length", self.max_length >= 2, "at least 2"),
+                ("batch_tokens", self.batch_tokens >= self.max_length, "at least max_length"),
+            ],
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -61,6 +85,21 @@ class ModelConfig:
     cell: str = "lstm"  # lstm | gru
     attention: str = "output"  # output (fast, cuDNN) | input_feeding (RNNsearch)
     attention_units: int | None = None
+
+    def __post_init__(self):
+        validate(
+            self,
+            "model",
+            [
+                ("embedding_dim", self.embedding_dim >= 1, "a positive number"),
+                ("units", self.units >= 1, "a positive number"),
+                ("num_layers", self.num_layers >= 1, "at least 1"),
+                ("dropout", 0 <= self.dropout < 1, "0 <= dropout < 1"),
+                ("cell", self.cell in ("lstm", "gru"), "lstm or gru"),
+                ("attention", self.attention in ATTENTION_LAYOUTS, f"one of {ATTENTION_LAYOUTS}"),
+                ("attention_units", (self.attention_units or 1) >= 1, "null or positive"),
+            ],
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,6 +112,11 @@ class TrainConfig:
     patience: int = 3
     max_minutes: float | None = None  # stop after the epoch that crosses this budget
     seed: int = 42
+    deterministic: bool = False  # deterministic TensorFlow ops: identical weights per seed
+
+    def __post_init__(self):
+        smoothing = ("label_smoothing", 0 <= self.label_smoothing < 1, "0 <= value < 1")
+        validate(self, "train", [*training_rules(self), smoothing])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +126,19 @@ class DecodeConfig:
     max_length_ratio: float = 1.5
     max_length_offset: int = 10
     batch_size: int = 64
+
+    def __post_init__(self):
+        validate(
+            self,
+            "decode",
+            [
+                ("beam_size", self.beam_size >= 1, "at least 1 (1 is greedy)"),
+                ("length_penalty", self.length_penalty >= 0, "0 or more"),
+                ("max_length_ratio", self.max_length_ratio > 0, "a positive number"),
+                ("max_length_offset", self.max_length_offset >= 0, "0 or more"),
+                ("batch_size", self.batch_size >= 1, "at least 1"),
+            ],
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,12 +150,18 @@ class TranslationConfig:
 
 
 def _read(config: DataConfig, split: str, filter_long: bool = True):
-    """Reads a split; `max_words` filtering is for training data, never for scoring."""
+    """Reads a split: (pairs, ReadReport). Length filtering is for training data, never for
+    scoring: a side of more than `max_length` words cannot fit in `max_length` subwords, so such
+    lines are dropped here, by line number, along with `max_words`."""
     path = getattr(config, split)
-    pairs, _ = read_parallel(path, config.format, config.max_words if filter_long else None)
+    max_words = min(config.max_words or config.max_length, config.max_length)
+    pairs, report = read_parallel(path, config.format, max_words if filter_long else None)
     if not pairs:
-        raise ValueError(f"no usable sentence pairs in {split} file {path}")
-    return pairs
+        raise ValueError(
+            f"no usable sentence pairs in {split} file {path} "
+            f"(dropped: {dict(report.dropped) or 'none, the file is empty'})"
+        )
+    return pairs, report
 
 
 def _tokenizers(run_dir: Path, config: DataConfig, pairs):
@@ -140,11 +203,27 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
         return None
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    keras.utils.set_random_seed(config.train.seed)
-    train_pairs, dev_pairs = _read(config.data, "train"), _read(config.data, "dev")
+    seed_everything(config.train.seed, config.train.deterministic)
+    (train_pairs, train_report), (dev_pairs, dev_report) = (
+        _read(config.data, split) for split in ("train", "dev")
+    )
     print(f"training pairs: {len(train_pairs)}, dev pairs: {len(dev_pairs)}")
     source_tokenizer, target_tokenizer = _tokenizers(run_dir, config.data, train_pairs)
     data = config.data
+    summary = {
+        split: {
+            "file": getattr(data, split),
+            **report.summary(),
+            "longer_than_max_length_tokens": count_too_long(
+                pairs, source_tokenizer, target_tokenizer, data.max_length
+            ),
+        }
+        for split, pairs, report in [
+            ("train", train_pairs, train_report),
+            ("dev", dev_pairs, dev_report),
+        ]
+    }
+    write_text(run_dir / "data_summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     train_ds = make_translation_dataset(
         train_pairs,
         source_tokenizer,
@@ -257,7 +336,7 @@ def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: 
     with sacrebleu and writes `RUN/eval/<split>/report.{json,md}`. Returns the Markdown path."""
     translator = Translator(run_dir)
     beam_size = translator.config.decode.beam_size if beam_size is None else beam_size
-    pairs = _read(translator.config.data, split, filter_long=False)[:limit]
+    pairs = _read(translator.config.data, split, filter_long=False)[0][:limit]
     sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
     rows, hypotheses = [], {}
     for strategy, size in [("greedy", 1)] + ([("beam", beam_size)] if beam_size > 1 else []):

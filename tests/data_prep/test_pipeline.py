@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from data_prep.pipeline import bucket_batch_sizes, make_translation_dataset
 from data_prep.subword import BOS_ID, EOS_ID
@@ -39,10 +40,15 @@ def test_token_budget_and_bucketing(tiny_tokenizers):
 
 
 def test_long_pairs_are_filtered_with_a_count(tiny_tokenizers, caplog):
-    batches, pairs = _batches(tiny_tokenizers, batch_tokens=256, max_length=6, shuffle=False)
+    batches, pairs = _batches(tiny_tokenizers, batch_tokens=256, max_length=20, shuffle=False)
     kept = sum(len(target_out) for _, target_out in batches)
-    assert kept < len(pairs)
+    assert 0 < kept < len(pairs)
     assert (
-        f"filtered {len(pairs) - kept} of {len(pairs)} pairs longer than max_length=6"
+        f"filtered {len(pairs) - kept} of {len(pairs)} pairs longer than max_length=20"
         in caplog.text
     )
+
+
+def test_a_corpus_longer_than_max_length_everywhere_is_an_error(tiny_tokenizers):
+    with pytest.raises(ValueError, match="all 480 pairs are longer than max_length=3 tokens"):
+        _batches(tiny_tokenizers, batch_tokens=256, max_length=3)

@@ -41,7 +41,7 @@ def test_required_frames_counts_a_blank_between_repeats():
 
 def test_select_filters_with_counts(cache, caplog):
     with caplog.at_level(logging.WARNING):
-        keep, labels = select_utterances(cache, lambda n: (n + 1) // 2, max_frames=200)
+        keep, labels, dropped = select_utterances(cache, lambda n: (n + 1) // 2, max_frames=200)
     # "?!" is empty after normalization, "long one" has 251 frames, and "too long for its
     # audio" (22 characters) cannot fit 6 frames subsampled to 3.
     assert labels == ["ab", "hello", "a b c", "ok", "x"]
@@ -50,6 +50,11 @@ def test_select_filters_with_counts(cache, caplog):
         "filtered 3 of 8 utterances (1 empty transcripts, 1 longer than max_frames=200, "
         "1 with a label longer than the model's output)" in caplog.text
     )
+    assert dropped == {
+        "empty_transcript": 1,
+        "longer_than_max_frames": 1,
+        "label_longer_than_output": 1,
+    }
 
 
 def test_batches_are_right_padded_with_true_lengths(cache):

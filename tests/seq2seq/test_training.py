@@ -36,13 +36,15 @@ def test_callbacks_checkpoint_backup_and_budget(tmp_path):
     callbacks = make_callbacks(tmp_path, patience=2, max_minutes=30)
     kinds = {type(c).__name__ for c in callbacks}
     assert {
+        "NaNGuard",
         "TerminateOnNaN",
-        "BackupAndRestore",
-        "ModelCheckpoint",
+        "Backup",
+        "BestCheckpoint",
         "EarlyStopping",
         "CSVLogger",
         "TensorBoard",
         "TimeLimit",
     } <= kinds
-    checkpoint = next(c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint))
-    assert checkpoint.filepath == str(tmp_path / "model.keras") and checkpoint.save_best_only
+    assert isinstance(callbacks[2], keras.callbacks.BackupAndRestore)
+    checkpoint = next(c for c in callbacks if type(c).__name__ == "BestCheckpoint")
+    assert checkpoint.path == tmp_path / "model.keras" and checkpoint.best == float("inf")

@@ -1,0 +1,91 @@
+"""Impossible config values, unknown keys, wrong types and missing files are refused at start,
+with one line that names the key or file."""
+
+import subprocess
+import sys
+
+import pytest
+
+from seq2seq.config import load_config
+from seq2seq.recognizer import ASRConfig
+from seq2seq.translator import TranslationConfig
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("model.units=-3", "config key 'model.units' is -3: expected a positive number"),
+        ("model.num_layers=0", "'model.num_layers' is 0: expected at least 1"),
+        ("model.dropout=1.5", "'model.dropout' is 1.5: expected 0 <= dropout < 1"),
+        ("model.cell=rnn", "'model.cell' is 'rnn': expected lstm or gru"),
+        ("model.attention=luong", "'model.attention' is 'luong'"),
+        ("decode.beam_size=0", "'decode.beam_size' is 0: expected at least 1 (1 is greedy)"),
+        ("train.epochs=0", "'train.epochs' is 0: expected at least 1"),
+        ("train.learning_rate=-0.1", "'train.learning_rate' is -0.1"),
+        ("train.label_smoothing=1", "'train.label_smoothing' is 1.0"),
+        ("data.format=xml", "'data.format' is 'xml': expected tsv, anki or moses"),
+        ("data.source_vocab_size=3", "'data.source_vocab_size' is 3: expected at least 8"),
+        ("data.batch_tokens=10", "'data.batch_tokens' is 10: expected at least max_length"),
+        ("model.unit=3", "unknown config key(s) ['model.unit']"),
+        ("model.units=many", "config key 'model.units': cannot read 'many' as int"),
+    ],
+)
+def test_translation_config_errors(setting, message):
+    with pytest.raises(ValueError) as err:
+        load_config(TranslationConfig, "configs/translate/tiny.yaml", [setting])
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("model.subsampling=3", "'model.subsampling' is 3: expected one of (1, 2, 4, 8)"),
+        ("model.units=0", "'model.units' is 0: expected a positive number"),
+        ("data.batch_frames=100", "'data.batch_frames' is 100: expected at least max_frames"),
+        ("augment.speed=[1.2, 0.8]", "'augment.speed' is (1.2, 0.8)"),
+        ("augment.time_width=2", "'augment.time_width' is 2.0"),
+        ("decode.beam_size=0", "'decode.beam_size' is 0"),
+        ("train.patience=0", "'train.patience' is 0: expected at least 1"),
+        ("features.kind=spectrogram", "features.kind 'spectrogram'"),
+    ],
+)
+def test_speech_config_errors(setting, message):
+    with pytest.raises(ValueError) as err:
+        load_config(ASRConfig, "configs/asr/tiny.yaml", [setting])
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "config", "setting", "message"),
+    [
+        ("translate", "tiny", "model.units=-3", "'model.units' is -3"),
+        ("translate", "tiny", "data.train=missing.tsv", "missing.tsv"),
+        ("asr", "tiny", "decode.beam_size=0", "'decode.beam_size' is 0"),
+        ("asr", "tiny", "data.train=missing.jsonl", "missing.jsonl"),
+    ],
+)
+def test_the_command_line_refuses_at_start_with_one_line(
+    pipeline, config, setting, message, tmp_path
+):
+    run = tmp_path / "run"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            f"pipelines.{pipeline}",
+            "train",
+            "--config",
+            f"configs/{pipeline if pipeline == 'asr' else 'translate'}/{config}.yaml",
+            "--run-dir",
+            str(run),
+            "--set",
+            setting,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert not (run / "model.keras").exists()
