@@ -161,7 +161,7 @@ def run(args) -> int:
             print(f"{split}: {folder}")
     elif args.command == "train":
         config = load_config(recognizer.ASRConfig, args.config, args.set)
-        if recognizer.train(config, args.run_dir) is not None:
+        if recognizer.train(config, args.run_dir, args.strategy) is not None:
             print(f"model saved in {args.run_dir}/model.keras")
     elif args.command == "evaluate":
         manifest = args.manifest

@@ -17,6 +17,13 @@ def add_train_command(commands, config_help: str, description: str, example: str
     )
     train.add_argument("--config", required=True, help="YAML config (see configs/)")
     train.add_argument("--run-dir", required=True, help="folder for the config, model and logs")
+    train.add_argument(
+        "--strategy",
+        choices=["default", "mirrored"],
+        default="default",
+        help="default: one device; mirrored: synchronous data parallelism over all local GPUs "
+        "(MirroredStrategy)",
+    )
     add_set_option(train, example)
     return train
 

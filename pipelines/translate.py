@@ -105,7 +105,7 @@ def run(args):
         print(f"exported to {export_translator(args.run_dir, args.out)}")
     elif args.command == "train":
         config = load_config(translator.TranslationConfig, args.config, args.set)
-        if translator.train(config, args.run_dir) is not None:
+        if translator.train(config, args.run_dir, args.strategy) is not None:
             print(f"model saved in {args.run_dir}/model.keras")
     elif args.command == "evaluate":
         report = translator.evaluate(args.run_dir, args.split, args.beam_size, args.limit)

@@ -54,11 +54,13 @@ class BahdanauAttention(keras.layers.Layer):
         q = ops.expand_dims(self.query_dense(query), 2)  # (batch, tgt_len, 1, units)
         k = ops.expand_dims(projected_keys, 1)  # (batch, 1, src_len, units)
         scores = ops.squeeze(self.score_dense(ops.tanh(q + k)), -1)  # (batch, tgt_len, src_len)
+        # Softmax in float32 under mixed precision: -1e9 overflows float16.
+        scores = ops.cast(scores, "float32")
         if source_mask is not None:
             # A large negative, not -inf, so a fully masked row gives uniform weights, not NaN.
             scores = ops.where(ops.expand_dims(source_mask, 1), scores, ops.full_like(scores, -1e9))
         weights = ops.softmax(scores, axis=-1)
-        context = ops.matmul(weights, keys)  # (batch, tgt_len, key_dim)
+        context = ops.matmul(ops.cast(weights, keys.dtype), keys)  # (batch, tgt_len, key_dim)
         if single_step:
             return ops.squeeze(context, 1), ops.squeeze(weights, 1)
         return context, weights

@@ -66,18 +66,6 @@ def validate(config, section: str, rules):
             )
 
 
-def training_rules(train) -> list:
-    """The value rules shared by the pipelines' `train` sections."""
-    return [
-        ("epochs", train.epochs >= 1, "at least 1"),
-        ("learning_rate", train.learning_rate > 0, "a positive number"),
-        ("warmup_steps", train.warmup_steps >= 0, "0 or more"),
-        ("clipnorm", train.clipnorm >= 0, "0 (off) or more"),
-        ("patience", train.patience >= 1, "at least 1"),
-        ("max_minutes", train.max_minutes is None or train.max_minutes > 0, "null or > 0"),
-    ]
-
-
 def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 

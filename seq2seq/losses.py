@@ -5,7 +5,18 @@ the models here emit no mask and these functions mask by the padding id themselv
 """
 
 import keras
+import tensorflow as tf
 from keras import ops
+
+
+def per_replica(loss):
+    """Divides a scalar loss by the number of replicas under a `tf.distribute` strategy.
+
+    Keras does this for the losses it reduces, but passes a scalar loss through as it is; the
+    replicas' gradients are then summed, which doubles them on two replicas, and the logged
+    loss (which Keras multiplies back) is doubled too."""
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return loss / replicas if replicas > 1 else loss
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -37,7 +48,7 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
             uniform = -ops.mean(log_probs, axis=-1)
             nll = (1.0 - self.label_smoothing) * nll + self.label_smoothing * uniform
         mask = ops.cast(ops.not_equal(y_true, self.pad_id), "float32")
-        return ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0)
+        return per_replica(ops.sum(nll * mask) / ops.maximum(ops.sum(mask), 1.0))
 
     def get_config(self):
         return {

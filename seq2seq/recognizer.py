@@ -30,7 +30,8 @@ from data_prep.audio import FeatureConfig, compute_features, load_audio_files, p
 from data_prep.feature_cache import FeatureCache, Perturbation, build_feature_cache
 from data_prep.speech_pipeline import SpecAugment, make_speech_dataset, select_utterances
 from data_prep.transcripts import CharacterVocabulary, normalize_transcript
-from seq2seq.config import save_config, training_rules, validate
+from seq2seq import training
+from seq2seq.config import save_config, validate
 from seq2seq.decoding import ctc_decode, length_batches
 from seq2seq.evaluation import (
     DURATION_BUCKETS,
@@ -48,6 +49,8 @@ from seq2seq.training import (
     is_trained,
     load_run,
     make_optimizer,
+    make_strategy,
+    model_scope,
     seed_everything,
 )
 
@@ -128,18 +131,11 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(training.TrainConfig):
     epochs: int = 20
-    learning_rate: float = 0.001
     warmup_steps: int = 200
     clipnorm: float = 5.0
     patience: int = 4
-    max_minutes: float | None = None
-    seed: int = 42
-    deterministic: bool = False  # deterministic TensorFlow ops: identical weights per seed
-
-    def __post_init__(self):
-        validate(self, "train", training_rules(self))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,12 +222,13 @@ def build_model(config: ASRConfig) -> CTCSpeechModel:
     return model
 
 
-def train(config: ASRConfig, run_dir) -> keras.callbacks.History | None:
+def train(config: ASRConfig, run_dir, strategy: str = "default") -> keras.callbacks.History | None:
     """Trains a model into `run_dir`; rerunning resumes, and a finished run is left as it is
-    (returns None)."""
+    (returns None). `strategy`: `default` or `mirrored` (see `training.make_strategy`)."""
     run_dir = Path(run_dir)
     if is_trained(run_dir):
         return None
+    strategy = make_strategy(strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     seed_everything(config.train.seed, config.train.deterministic)
@@ -261,16 +258,17 @@ def train(config: ASRConfig, run_dir) -> keras.callbacks.History | None:
     }
     train_ds, dev_ds = datasets["train"], datasets["dev"]
     steps_per_epoch = int(train_ds.cardinality())
-    model = build_model(config)
-    model.compile(
-        optimizer=make_optimizer(
-            config.train.learning_rate,
-            steps_per_epoch * config.train.epochs,
-            config.train.warmup_steps,
-            config.train.clipnorm,
-        ),
-        jit_compile=False,  # the cuDNN kernels are not XLA-compiled; XLA is slower on CPU
-    )
+    with model_scope(strategy, config.train.precision):
+        model = build_model(config)
+        model.compile(
+            optimizer=make_optimizer(
+                config.train.learning_rate,
+                steps_per_epoch * config.train.epochs,
+                config.train.warmup_steps,
+                config.train.clipnorm,
+            ),
+            jit_compile=False,  # the cuDNN kernels are not XLA-compiled; XLA is slower on CPU
+        )
     hours = sum(u["duration"] for u in caches["train"].utterances) / 3600
     copies = (
         f", {augment.perturbed_copies} perturbed copies each" if augment.perturbed_copies else ""

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from data_prep.transcripts import VOCAB_SIZE
-from seq2seq.losses import ctc_loss
+from seq2seq.losses import ctc_loss, per_replica
 from seq2seq.recurrent import recurrent_layer
 
 SUBSAMPLING = (1, 2, 4, 8)
@@ -87,7 +87,8 @@ class CTCSpeechModel(keras.Model):
             for i in range(num_layers)
         ]
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
-        self.output_projection = keras.layers.Dense(vocab_size, name="logits")
+        # float32 logits under mixed precision too: the CTC loss needs the range.
+        self.output_projection = keras.layers.Dense(vocab_size, dtype="float32", name="logits")
 
     def build(self, input_shape=None):
         # Run the network once on a tiny batch so that all weights exist (also on reload).
@@ -113,7 +114,7 @@ class CTCSpeechModel(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """CTC loss with the true output lengths of `x` and the labels `y` (padded with 0)."""
-        loss = ctc_loss(y, y_pred, self.output_lengths(x["feature_lengths"]))
+        loss = per_replica(ctc_loss(y, y_pred, self.output_lengths(x["feature_lengths"])))
         return loss + ops.sum(self.losses) if self.losses else loss
 
     def recurrent_layers(self):

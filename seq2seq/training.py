@@ -9,7 +9,9 @@ by an atomic rename, keeping the one it replaces as `model.previous.keras`; weig
 not finite are never saved.
 """
 
+import contextlib
 import csv
+import dataclasses
 import json
 import logging
 import math
@@ -24,10 +26,41 @@ import numpy as np
 import tensorflow as tf
 
 from seq2seq import figures
-from seq2seq.config import load_config
+from seq2seq.config import load_config, validate
 from seq2seq.files import atomic_write, write_text
 
 logger = logging.getLogger(__name__)
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """The `train` section shared by the pipelines (each subclass sets its own defaults)."""
+
+    epochs: int = 10
+    learning_rate: float = 0.001
+    warmup_steps: int = 100
+    clipnorm: float = 1.0
+    patience: int = 3
+    max_minutes: float | None = None  # stop after the epoch that crosses this budget
+    seed: int = 42
+    deterministic: bool = False  # deterministic TensorFlow ops: identical weights per seed
+    precision: str = "float32"  # or mixed_float16 (GPU), mixed_bfloat16; logits stay float32
+
+    def __post_init__(self):
+        validate(self, "train", self.rules())
+
+    def rules(self) -> list:
+        return [
+            ("epochs", self.epochs >= 1, "at least 1"),
+            ("learning_rate", self.learning_rate > 0, "a positive number"),
+            ("warmup_steps", self.warmup_steps >= 0, "0 or more"),
+            ("clipnorm", self.clipnorm >= 0, "0 (off) or more"),
+            ("patience", self.patience >= 1, "at least 1"),
+            ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "null or > 0"),
+            ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
+        ]
+
 
 # Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
 # deletes its backup then, so a rerun would otherwise start over and overwrite model.keras.
@@ -246,6 +279,43 @@ def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
     if not sys.stdout.isatty():
         callbacks.append(ProgressLog())
     return callbacks
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str):
+    """Layers built inside use the Keras dtype policy `precision` (the global policy is
+    restored after): mixed precision computes in float16/bfloat16 with float32 weights; the
+    models keep their logits in float32 for the softmax and CTC losses, and Keras scales the
+    loss of a mixed_float16 model."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+STRATEGIES = ("default", "mirrored")
+
+
+def make_strategy(name: str = "default") -> tf.distribute.Strategy:
+    """`default` (one device) or `mirrored` (`MirroredStrategy`: synchronous data parallelism
+    over all local GPUs, or the logical CPUs when there is no GPU). Create it before any other
+    TensorFlow work of the process."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGIES}")
+
+
+@contextlib.contextmanager
+def model_scope(strategy: tf.distribute.Strategy, precision: str):
+    """Build and compile the model inside this: variables are mirrored by `strategy`, layers
+    take the dtype policy `precision`."""
+    with strategy.scope(), precision_policy(precision):
+        yield
 
 
 def seed_everything(seed: int, deterministic: bool = False):

@@ -118,8 +118,12 @@ class Seq2SeqTranslator(keras.Model):
         )
         # Fan-in scaled init: Glorot also divides by the fan-out (the vocabulary, thousands),
         # which starts the logits almost constant and stalls training on a unigram plateau.
+        # float32 logits under mixed precision too, for the softmax and the loss.
         self.output_projection = keras.layers.Dense(
-            target_vocab_size, kernel_initializer="lecun_uniform", name="output_projection"
+            target_vocab_size,
+            kernel_initializer="lecun_uniform",
+            dtype="float32",
+            name="output_projection",
         )
         self.dropout_layer = keras.layers.Dropout(dropout, name="dropout")
 

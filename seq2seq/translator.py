@@ -27,7 +27,8 @@ from data_prep.corpora import read_parallel
 from data_prep.pipeline import count_too_long, make_translation_dataset
 from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
 from data_prep.text import normalize_text
-from seq2seq.config import save_config, training_rules, validate
+from seq2seq import training
+from seq2seq.config import save_config, validate
 from seq2seq.decoding import SequenceDecoder
 from seq2seq.evaluation import bleu_by_length, score_translations, write_reports
 from seq2seq.files import write_text
@@ -37,6 +38,8 @@ from seq2seq.training import (
     is_trained,
     load_run,
     make_optimizer,
+    make_strategy,
+    model_scope,
     seed_everything,
     with_known_length,
 )
@@ -103,20 +106,13 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
+class TrainConfig(training.TrainConfig):
     learning_rate: float = 0.002
-    warmup_steps: int = 100
-    clipnorm: float = 1.0
     label_smoothing: float = 0.1
-    patience: int = 3
-    max_minutes: float | None = None  # stop after the epoch that crosses this budget
-    seed: int = 42
-    deterministic: bool = False  # deterministic TensorFlow ops: identical weights per seed
 
-    def __post_init__(self):
+    def rules(self) -> list:
         smoothing = ("label_smoothing", 0 <= self.label_smoothing < 1, "0 <= value < 1")
-        validate(self, "train", [*training_rules(self), smoothing])
+        return [*super().rules(), smoothing]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,13 +190,17 @@ def build_model(config: TranslationConfig, source_vocab_size: int, target_vocab_
     )
 
 
-def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
+def train(
+    config: TranslationConfig, run_dir, strategy: str = "default"
+) -> keras.callbacks.History | None:
     """Trains a model into `run_dir`. Rerunning the same call after an interruption resumes
     from the last finished epoch; rerunning it after training finished leaves the run as it is
-    (returns None), so a finished model is never overwritten by a fresh start."""
+    (returns None), so a finished model is never overwritten by a fresh start. `strategy`:
+    `default` or `mirrored` (see `training.make_strategy`)."""
     run_dir = Path(run_dir)
     if is_trained(run_dir):
         return None
+    strategy = make_strategy(strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     seed_everything(config.train.seed, config.train.deterministic)
@@ -245,21 +245,22 @@ def train(config: TranslationConfig, run_dir) -> keras.callbacks.History | None:
     )
     train_ds, dev_ds = with_known_length(train_ds), with_known_length(dev_ds)
     steps_per_epoch = int(train_ds.cardinality())
-    model = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
-    model.compile(
-        optimizer=make_optimizer(
-            config.train.learning_rate,
-            steps_per_epoch * config.train.epochs,
-            config.train.warmup_steps,
-            config.train.clipnorm,
-        ),
-        loss=MaskedSparseCrossEntropy(config.train.label_smoothing),
-        metrics=[masked_accuracy],
-        # XLA recompiles for every bucket shape and measured 2.5x slower on CPU; the cuDNN
-        # kernels are not XLA-compiled either.
-        jit_compile=False,
-    )
-    model.build()
+    with model_scope(strategy, config.train.precision):
+        model = build_model(config, source_tokenizer.vocab_size, target_tokenizer.vocab_size)
+        model.compile(
+            optimizer=make_optimizer(
+                config.train.learning_rate,
+                steps_per_epoch * config.train.epochs,
+                config.train.warmup_steps,
+                config.train.clipnorm,
+            ),
+            loss=MaskedSparseCrossEntropy(config.train.label_smoothing),
+            metrics=[masked_accuracy],
+            # XLA recompiles for every bucket shape and measured 2.5x slower on CPU; the cuDNN
+            # kernels are not XLA-compiled either.
+            jit_compile=False,
+        )
+        model.build()
     print(f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch")
     return fit(model, train_ds, dev_ds, run_dir, config.train)
 

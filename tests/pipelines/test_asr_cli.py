@@ -90,6 +90,19 @@ def test_evaluate_writes_wer_reports(run_dir, tiny_speech):
     assert (run_dir / "eval/test/substitutions.png").exists() == substituted
 
 
+def test_transcription_traces_the_network_once(run_dir, tiny_speech):
+    """Batches of every length reuse one graph: no retracing per batch shape."""
+    from data_prep.manifest import read_manifest
+    from seq2seq.recognizer import Recognizer
+
+    recognizer = Recognizer(run_dir)
+    paths = [e["audio_filepath"] for e in read_manifest(tiny_speech / "test.jsonl")]
+    for size in (1, 2, 6):
+        recognizer.transcribe(paths[:size])
+        recognizer.transcribe(paths[:size], beam_size=3)
+    assert recognizer._logits.experimental_get_tracing_count() == 1
+
+
 def test_ctc_posteriors_of_an_utterance(run_dir, tiny_speech):
     from data_prep.audio import compute_features, load_audio
     from data_prep.manifest import read_manifest

@@ -135,6 +135,21 @@ def test_translate_keeps_input_order(run_dir):
     assert outputs[2].startswith("The dog")
 
 
+def test_decoding_traces_each_search_once(run_dir, tiny_corpus):
+    """Batches of every length and size reuse one graph per search: no retracing per batch."""
+    from data_prep.corpora import read_tsv
+    from seq2seq.translator import Translator
+
+    translator = Translator(run_dir)
+    sources = [s for s, _ in read_tsv(tiny_corpus / "test.tsv")[0]]
+    for size in (1, 3, 7, 40):
+        translator.translate(sources[:size])
+        translator.translate(sources[:size], beam_size=size % 4 + 2)
+    decoder = translator.decoder
+    assert decoder.greedy.experimental_get_tracing_count() == 1
+    assert decoder.beam_search.experimental_get_tracing_count() == 1
+
+
 def test_translate_reads_files_in_order(run_dir, tmp_path):
     (tmp_path / "a.txt").write_text("El rey ve la casa verde.\nLa niña tiene el pan.\n", "utf-8")
     (tmp_path / "b.txt").write_text("El rey ve la casa verde.\n", encoding="utf-8")

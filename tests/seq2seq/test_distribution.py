@@ -1,0 +1,84 @@
+"""Data parallelism and mixed precision: MirroredStrategy over two logical CPUs, and models
+built under mixed_bfloat16 with float32 logits."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+from seq2seq.speech import CTCSpeechModel
+from seq2seq.training import precision_policy
+from tests.seq2seq.helpers import batch, tiny_model, train_steps
+
+MIRRORED = """
+import json, sys
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from seq2seq import translator
+from seq2seq.config import load_config
+from seq2seq.training import make_strategy
+
+corpus, run, strategy = sys.argv[1:4]
+settings = [f"data.{s}={corpus}/{s}.tsv" for s in ("train", "dev", "test")] + ["train.epochs=8"]
+config = load_config(translator.TranslationConfig, "configs/translate/tiny.yaml", settings)
+history = translator.train(config, run, strategy)
+print(json.dumps({
+    "replicas": make_strategy(strategy).num_replicas_in_sync,
+    "loss": history.history["loss"],
+    "val_loss": history.history["val_loss"],
+}))
+"""
+
+
+def _train(corpus, run, strategy):
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(MIRRORED), str(corpus), str(run), strategy],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus_matches_one_device(tiny_corpus, tmp_path):
+    mirrored = _train(tiny_corpus, tmp_path / "mirrored", "mirrored")
+    single = _train(tiny_corpus, tmp_path / "single", "default")
+    assert mirrored["replicas"] == 2 and single["replicas"] == 1
+    assert all(np.isfinite(mirrored["loss"])) and mirrored["loss"][-1] < 0.5 * mirrored["loss"][0]
+    # The same global batches and loss scale (each replica's loss divided by the replicas, so
+    # the summed gradients are the mean): the same learning curve within a tolerance (each
+    # replica averages over its own tokens). An unscaled loss logs twice the value.
+    assert mirrored["loss"][0] == pytest.approx(single["loss"][0], rel=0.05)
+    assert mirrored["val_loss"][-1] == pytest.approx(single["val_loss"][-1], rel=0.25)
+    assert (tmp_path / "mirrored/model.keras").exists()
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_keeps_float32_weights_and_logits(precision):
+    with precision_policy(precision):
+        model = tiny_model()
+    assert keras.config.dtype_policy().name == "float32"  # restored
+    assert all(w.dtype == "float32" for w in model.weights)
+    logits = model(batch()[0])
+    assert logits.dtype == "float32"
+    assert model.encoder_layers[0].compute_dtype == precision.split("_")[1]
+    losses = train_steps(model, steps=5)
+    assert all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_mixed_precision_speech_logits_stay_float32():
+    with precision_policy("mixed_bfloat16"):
+        model = CTCSpeechModel(8, subsampling=2, conv_filters=8, units=8, num_layers=1)
+        model.build()
+    features = np.random.default_rng(0).standard_normal((2, 20, 8)).astype("float32")
+    logits = model({"features": features, "feature_lengths": np.array([20, 12])})
+    assert logits.dtype == "float32" and model.recurrent[0].compute_dtype == "bfloat16"
+    assert bool(ops.all(ops.isfinite(logits)))
