@@ -1,0 +1,199 @@
+"""The benchmark suite: speed and memory of both pipelines in one JSON file and one table.
+
+    python -m benchmarks.run --suite cpu [--translate-run RUN] [--asr-run RUN] [--quick]
+
+For the translation and speech configs it measures training throughput, the input pipeline
+alone (it must deliver at least 5x what training consumes), the padding left after bucketing,
+greedy and beam decoding speed, the transcription real-time factor, the exported models' speed
+(with trained runs), peak resident memory, and, as a reference point measured in the same run,
+the same-size model written as plainly as the TensorFlow tutorial writes it
+(`benchmarks/reference.py`), so the table shows our speed as a ratio. Writes
+`benchmarks/results/<machine>-<date>.json` and `.md`.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from benchmarks import asr_speed, reference, translate_speed  # noqa: E402
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--suite", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument("--translate-config", default="configs/translate/bible_small.yaml")
+    parser.add_argument("--translate-run", default=None, help="trained run: decoding, export")
+    parser.add_argument("--translate-set", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--asr-config", default="configs/asr/synth_small.yaml")
+    parser.add_argument("--asr-run", default=None, help="trained run: transcription, export")
+    parser.add_argument("--asr-set", nargs="+", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument(
+        "--quick", action="store_true", help="few batches and sentences: a smoke test"
+    )
+    return parser
+
+
+def _machine(tf) -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "tensorflow": tf.__version__,
+    }
+
+
+def run(args) -> dict:
+    import tensorflow as tf
+
+    from seq2seq import translator
+    from seq2seq.config import load_config
+
+    if args.suite == "gpu" and not tf.config.list_physical_devices("GPU"):
+        raise SystemExit("error: --suite gpu needs a GPU; this machine has none")
+    quick = args.quick
+    mt = translate_speed.measure(
+        translate_speed.make_parser().parse_args(
+            ["--config", args.translate_config]
+            + (["--set", *args.translate_set] if args.translate_set else [])
+            + (["--run-dir", args.translate_run] if args.translate_run else [])
+            + (["--train-batches", "4", "--warmup-batches", "2", "--sentences", "8"] * quick)
+            + (["--pipeline-batches", "10"] * quick)
+        )
+    )
+    config = load_config(translator.TranslationConfig, args.translate_config, args.translate_set)
+    pairs, _ = translator._read(config.data, "train")
+    dev = [s for s, _ in translator._read(config.data, "dev")[0]][: 8 if quick else 200]
+    tutorial = reference.measure(
+        pairs,
+        dev,
+        config.data.source_vocab_size,
+        config.model.embedding_dim,
+        config.model.units,
+        train_batches=4 if quick else 40,
+        warmup=2 if quick else 8,
+    )
+    asr = asr_speed.measure(
+        asr_speed.make_parser().parse_args(
+            ["--config", args.asr_config]
+            + (["--set", *args.asr_set] if args.asr_set else [])
+            + (["--run-dir", args.asr_run] if args.asr_run else [])
+            + (["--train-batches", "2", "--warmup-batches", "1", "--utterances", "8"] * quick)
+            + (["--pipeline-batches", "10"] * quick)
+        )
+    )
+    return {
+        "suite": args.suite,
+        "quick": quick,
+        "date": datetime.date.today().isoformat(),
+        "machine": _machine(tf),
+        "translation": {
+            **mt,
+            "input_pipeline_headroom": round(
+                mt["input_pipeline_batches_per_second"] / mt["train_batches_per_second"], 1
+            ),
+            "tutorial_reference": tutorial,
+            "train_speedup_over_tutorial": round(
+                mt["train_target_tokens_per_second"] / tutorial["train_target_tokens_per_second"],
+                2,
+            ),
+            "greedy_decode_speedup_over_tutorial": round(
+                mt["decode_sentences_per_second"]["greedy"]
+                / tutorial["decode_greedy_sentences_per_second"],
+                2,
+            ),
+        },
+        "speech": {
+            **asr,
+            "input_pipeline_headroom": round(
+                asr["input_pipeline_batches_per_second"] / asr["train_batches_per_second"], 1
+            ),
+        },
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+def markdown(results: dict) -> str:
+    mt, asr = results["translation"], results["speech"]
+    ref = mt["tutorial_reference"]
+    exported = mt["exported_sentences_per_second"]
+    rows = [
+        (
+            "translation: training target tokens/s",
+            mt["train_target_tokens_per_second"],
+            ref["train_target_tokens_per_second"],
+            mt["train_speedup_over_tutorial"],
+        ),
+        (
+            "translation: greedy decoding sentences/s",
+            mt["decode_sentences_per_second"]["greedy"],
+            ref["decode_greedy_sentences_per_second"],
+            mt["greedy_decode_speedup_over_tutorial"],
+        ),
+        (
+            "translation: beam-5 decoding sentences/s",
+            mt["decode_sentences_per_second"]["beam_5"],
+            "",
+            "",
+        ),
+        (
+            "translation: exported model, greedy sentences/s",
+            exported["greedy"] if isinstance(exported, dict) else "",
+            "",
+            "",
+        ),
+        (
+            "translation: input pipeline headroom (pipeline / training batches/s)",
+            mt["input_pipeline_headroom"],
+            "",
+            "",
+        ),
+        ("translation: padding fraction after bucketing", mt["padding_fraction"], "", ""),
+        ("speech: training input frames/s", asr["train_input_frames_per_second"], "", ""),
+        (
+            "speech: feature extraction, audio s/s (1 process)",
+            asr["feature_extraction_audio_seconds_per_second"],
+            "",
+            "",
+        ),
+        ("speech: real-time factor, greedy", asr["transcribe_real_time_factor"]["greedy"], "", ""),
+        ("speech: input pipeline headroom", asr["input_pipeline_headroom"], "", ""),
+        ("speech: padding fraction after bucketing", asr["padding_fraction"], "", ""),
+        ("peak resident memory, MB", results["peak_memory_mb"], "", ""),
+    ]
+    lines = [
+        f"Benchmark suite `{results['suite']}`, {results['date']}, {results['machine']['cpus']} "
+        f"CPUs, GPUs: {results['machine']['gpus'] or 'none'}"
+        + (" (quick smoke run: figures not meaningful)" if results["quick"] else ""),
+        "",
+        "| measure | this toolkit | TF-tutorial-style reference | ratio |",
+        "|---|---:|---:|---:|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    results = run(args)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{args.suite}{os.cpu_count()}-{results['date']}" + ("-quick" if args.quick else "")
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / f"{name}.md").write_text(markdown(results), encoding="utf-8")
+    print(markdown(results))
+    print(f"written: {out / name}.json and .md")
+
+
+if __name__ == "__main__":
+    main()
