@@ -34,7 +34,7 @@ CONFIG_HELP = (
     "  augment.speed              [low, high] speed factors; augment.noise_snr_db [low, high]\n"
     "  model.subsampling          time reduction by strided convolutions: 1, 2, 4 or 8\n"
     "  model.conv_filters, model.units, model.num_layers, model.dropout\n"
-    "  model.cell                 lstm | gru\n"
+    "  model.cell                 lstm | gru | rnn (SimpleRNN, no cuDNN)\n"
     "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
     "  train.patience (early stopping on dev loss), train.max_minutes (time budget),\n"
     "  train.seed, train.deterministic (identical weights per seed)\n"

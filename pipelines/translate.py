@@ -24,7 +24,7 @@ CONFIG_HELP = (
     "  data.batch_tokens        tokens per batch (batches are bucketed by length)\n"
     "  data.cache               cache tokenized data in memory (true/false)\n"
     "  model.embedding_dim, model.units, model.num_layers, model.dropout\n"
-    "  model.cell               lstm | gru\n"
+    "  model.cell               lstm | gru | rnn (SimpleRNN, no cuDNN)\n"
     "  model.attention          output (fast, cuDNN-eligible) | input_feeding (RNNsearch)\n"
     "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
     "  train.label_smoothing, train.patience (early stopping on dev loss),\n"

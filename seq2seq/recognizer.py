@@ -43,6 +43,7 @@ from seq2seq.evaluation import (
     write_asr_reports,
 )
 from seq2seq.files import write_text
+from seq2seq.recurrent import CELLS
 from seq2seq.speech import SUBSAMPLING, CTCSpeechModel, subsampled_length
 from seq2seq.training import (
     fit,
@@ -125,7 +126,7 @@ class ModelConfig:
                 ("units", self.units >= 1, "a positive number"),
                 ("num_layers", self.num_layers >= 1, "at least 1"),
                 ("dropout", 0 <= self.dropout < 1, "0 <= dropout < 1"),
-                ("cell", self.cell in ("lstm", "gru"), "lstm or gru"),
+                ("cell", self.cell in CELLS, f"one of {CELLS}"),
             ],
         )
 

@@ -10,20 +10,24 @@ import importlib
 
 import keras
 
-CELLS = ("lstm", "gru")
+CELLS = ("lstm", "gru", "rnn")
 
 
 def recurrent_layer(cell: str, units: int, name: str, **kwargs):
-    """An `LSTM` or `GRU` layer with cuDNN-eligible settings; kwargs go to the layer."""
+    """An `LSTM` or `GRU` layer with cuDNN-eligible settings, or a `SimpleRNN` (a tanh RNN,
+    no gates and no cuDNN kernel: the baseline of the architecture comparison); kwargs go to
+    the layer."""
     if cell == "lstm":
         return keras.layers.LSTM(units, name=name, **kwargs)
     if cell == "gru":
         return keras.layers.GRU(units, name=name, **kwargs)
+    if cell == "rnn":
+        return keras.layers.SimpleRNN(units, name=name, **kwargs)
     raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")
 
 
 def cell_state_size(cell: str) -> int:
-    """Number of state tensors of a cell type: LSTM has (h, c), GRU has h."""
+    """Number of state tensors of a cell type: LSTM has (h, c), GRU and RNN have h."""
     return 2 if cell == "lstm" else 1
 
 

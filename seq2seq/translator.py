@@ -33,6 +33,7 @@ from seq2seq.decoding import SequenceDecoder
 from seq2seq.evaluation import bleu_by_length, score_translations, write_reports
 from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
+from seq2seq.recurrent import CELLS
 from seq2seq.training import (
     fit,
     is_trained,
@@ -85,7 +86,7 @@ class ModelConfig:
     units: int = 256
     num_layers: int = 1
     dropout: float = 0.2
-    cell: str = "lstm"  # lstm | gru
+    cell: str = "lstm"  # lstm | gru | rnn
     attention: str = "output"  # output (fast, cuDNN) | input_feeding (RNNsearch)
     attention_units: int | None = None
 
@@ -98,7 +99,7 @@ class ModelConfig:
                 ("units", self.units >= 1, "a positive number"),
                 ("num_layers", self.num_layers >= 1, "at least 1"),
                 ("dropout", 0 <= self.dropout < 1, "0 <= dropout < 1"),
-                ("cell", self.cell in ("lstm", "gru"), "lstm or gru"),
+                ("cell", self.cell in CELLS, f"one of {CELLS}"),
                 ("attention", self.attention in ATTENTION_LAYOUTS, f"one of {ATTENTION_LAYOUTS}"),
                 ("attention_units", (self.attention_units or 1) >= 1, "null or positive"),
             ],

@@ -17,7 +17,7 @@ from seq2seq.translator import TranslationConfig
         ("model.units=-3", "config key 'model.units' is -3: expected a positive number"),
         ("model.num_layers=0", "'model.num_layers' is 0: expected at least 1"),
         ("model.dropout=1.5", "'model.dropout' is 1.5: expected 0 <= dropout < 1"),
-        ("model.cell=rnn", "'model.cell' is 'rnn': expected lstm or gru"),
+        ("model.cell=tcn", "'model.cell' is 'tcn': expected one of ('lstm', 'gru', 'rnn')"),
         ("model.attention=luong", "'model.attention' is 'luong'"),
         ("decode.beam_size=0", "'decode.beam_size' is 0: expected at least 1 (1 is greedy)"),
         ("train.epochs=0", "'train.epochs' is 0: expected at least 1"),

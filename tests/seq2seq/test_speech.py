@@ -81,8 +81,9 @@ def test_ctc_loss_is_the_mean_over_utterances():
     np.testing.assert_allclose(loss, (-np.log(5 / 27) - np.log(1 / 3)) / 2, rtol=1e-5)
 
 
-def test_ctc_loss_is_finite_and_decreases_on_a_tiny_overfit_run():
-    model = tiny_speech_model(subsampling=2, units=16)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_ctc_loss_is_finite_and_decreases_on_a_tiny_overfit_run(cell):
+    model = tiny_speech_model(subsampling=2, units=16, cell=cell)
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     inputs = speech_batch()
     labels = np.array([[8, 5, 12, 12, 15], [23, 15, 18, 0, 0], [4, 0, 0, 0, 0]], np.int32)
@@ -91,8 +92,9 @@ def test_ctc_loss_is_finite_and_decreases_on_a_tiny_overfit_run():
     assert losses[-1] < 0.2 * losses[0]
 
 
-def test_keras_file_reloads_in_fresh_process(tmp_path):
-    model = tiny_speech_model()
+@pytest.mark.parametrize("cell", ["lstm", "rnn"])
+def test_keras_file_reloads_in_fresh_process(tmp_path, cell):
+    model = tiny_speech_model(cell=cell)
     model.save(tmp_path / "model.keras")
     np.save(tmp_path / "inputs.npy", speech_batch()["features"])
     np.save(tmp_path / "expected.npy", np.asarray(model(speech_batch())))

@@ -11,7 +11,9 @@ from seq2seq.translation import Seq2SeqTranslator
 from tests.seq2seq.helpers import SOURCE, TARGET_IN, batch, tiny_model, train_steps
 
 LAYOUTS = [
-    (cell, attention) for cell in ("lstm", "gru") for attention in ("output", "input_feeding")
+    (cell, attention)
+    for cell in ("lstm", "gru", "rnn")
+    for attention in ("output", "input_feeding")
 ]
 
 
@@ -64,13 +66,15 @@ def test_cudnn_check_flags_ineligible_settings():
 def test_rejects_unknown_layout():
     with pytest.raises(ValueError, match="unknown attention 'luong'"):
         tiny_model(attention="luong")
-    with pytest.raises(ValueError, match="unknown cell 'rnn'"):
-        tiny_model(cell="rnn")
+    with pytest.raises(ValueError, match="unknown cell 'tcn'"):
+        tiny_model(cell="tcn")
 
 
-@pytest.mark.parametrize("attention", ["output", "input_feeding"])
-def test_keras_file_reloads_in_fresh_process(tmp_path, attention):
-    model = tiny_model(attention=attention)
+@pytest.mark.parametrize(
+    "cell, attention", [("lstm", "output"), ("lstm", "input_feeding"), ("rnn", "output")]
+)
+def test_keras_file_reloads_in_fresh_process(tmp_path, cell, attention):
+    model = tiny_model(cell=cell, attention=attention)
     train_steps(model, steps=2)
     model.save(tmp_path / "model.keras")
     np.save(tmp_path / "expected.npy", np.asarray(model(batch()[0])))
