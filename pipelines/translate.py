@@ -26,6 +26,8 @@ CONFIG_HELP = (
     "  model.embedding_dim, model.units, model.num_layers, model.dropout\n"
     "  model.cell               lstm | gru | rnn (SimpleRNN, no cuDNN)\n"
     "  model.attention          output (fast, cuDNN-eligible) | input_feeding (RNNsearch)\n"
+    "  model.type               recurrent | transformer (baseline: units, num_layers, dropout,\n"
+    "                           model.heads, model.positions sinusoidal | learned)\n"
     "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
     "  train.label_smoothing, train.patience (early stopping on dev loss),\n"
     "  train.max_minutes (time budget), train.seed, train.deterministic\n"

@@ -43,12 +43,15 @@ class SequenceDecoder(tf.Module):
         encoder_outputs, source_mask, state = self.model.encode(source)
         source_lengths = tf.reduce_sum(tf.cast(source_mask, tf.float32), axis=1)
         limits = tf.cast(tf.math.ceil(source_lengths * self.max_length_ratio), tf.int32)
-        return encoder_outputs, source_mask, state, limits + self.max_length_offset
+        limits += self.max_length_offset
+        if getattr(self.model, "max_length", None):  # a Transformer's prefix buffer
+            limits = tf.minimum(limits, self.model.max_length)
+        return encoder_outputs, source_mask, state, limits
 
     @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32)])
     def greedy(self, source):
         encoder_outputs, source_mask, state, limits = self._start(source)
-        projected_keys = self.model.bahdanau_attention.project_keys(encoder_outputs)
+        projected_keys = self.model.precompute(encoder_outputs)
         batch = tf.shape(source)[0]
         tokens = tf.fill([batch], BOS_ID)
         finished = tf.zeros([batch], tf.bool)
@@ -77,7 +80,7 @@ class SequenceDecoder(tf.Module):
         source_mask = tf.repeat(source_mask, k, axis=0)
         state = [tf.repeat(s, k, axis=0) for s in state]
         limits = tf.reshape(tf.repeat(limits, k, axis=0), [batch, k])
-        projected_keys = self.model.bahdanau_attention.project_keys(encoder_outputs)
+        projected_keys = self.model.precompute(encoder_outputs)
 
         # Only beam 0 is live at the start, so the first top-k picks k distinct tokens.
         scores = tf.tile(

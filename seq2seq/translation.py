@@ -180,6 +180,10 @@ class Seq2SeqTranslator(keras.Model):
         _, outputs = ops.scan(step, [*state, hidden], ops.transpose(y, (1, 0, 2)))
         return ops.transpose(outputs[-1], (1, 0, 2))  # (batch, tgt_len, 3*units)
 
+    def precompute(self, encoder_outputs):
+        """What the decoding steps reuse: the attention projection of the encoder outputs."""
+        return self.bahdanau_attention.project_keys(encoder_outputs)
+
     def decode_step(self, previous_ids, state, encoder_outputs, source_mask, projected_keys=None):
         """One decoder step: previous_ids (batch,) -> (logits (batch, vocab), state, weights)."""
         y = self.target_embedding(previous_ids)

@@ -44,9 +44,11 @@ from seq2seq.training import (
     seed_everything,
     with_known_length,
 )
+from seq2seq.transformer import POSITIONS, TransformerTranslator
 from seq2seq.translation import ATTENTION_LAYOUTS, Seq2SeqTranslator
 
 logger = logging.getLogger(__name__)
+MODEL_TYPES = ("recurrent", "transformer")
 ATTENTION_MAX_WORDS = 25  # report heatmaps only for sample sources up to this length
 
 
@@ -89,6 +91,9 @@ class ModelConfig:
     cell: str = "lstm"  # lstm | gru | rnn
     attention: str = "output"  # output (fast, cuDNN) | input_feeding (RNNsearch)
     attention_units: int | None = None
+    type: str = "recurrent"  # recurrent | transformer (uses units, num_layers, dropout too)
+    heads: int = 4  # transformer only
+    positions: str = "sinusoidal"  # transformer only: sinusoidal | learned
 
     def __post_init__(self):
         validate(
@@ -102,6 +107,9 @@ class ModelConfig:
                 ("cell", self.cell in CELLS, f"one of {CELLS}"),
                 ("attention", self.attention in ATTENTION_LAYOUTS, f"one of {ATTENTION_LAYOUTS}"),
                 ("attention_units", (self.attention_units or 1) >= 1, "null or positive"),
+                ("type", self.type in MODEL_TYPES, f"one of {MODEL_TYPES}"),
+                ("heads", self.heads >= 1 and self.units % self.heads == 0, "a divisor of units"),
+                ("positions", self.positions in POSITIONS, f"one of {POSITIONS}"),
             ],
         )
 
@@ -183,11 +191,26 @@ def _tokenizers(run_dir: Path, config: DataConfig, pairs):
 
 
 def build_model(config: TranslationConfig, source_vocab_size: int, target_vocab_size: int):
+    model = config.model
+    if model.type == "transformer":
+        return TransformerTranslator(
+            source_vocab_size,
+            target_vocab_size,
+            units=model.units,
+            num_layers=model.num_layers,
+            heads=model.heads,
+            dropout=model.dropout,
+            positions=model.positions,
+            max_length=2 * config.data.max_length,
+            name="transformer_translator",
+        )
+    recurrent = {
+        k: v
+        for k, v in dataclasses.asdict(model).items()
+        if k not in ("type", "heads", "positions")
+    }
     return Seq2SeqTranslator(
-        source_vocab_size,
-        target_vocab_size,
-        **dataclasses.asdict(config.model),
-        name="seq2seq_translator",
+        source_vocab_size, target_vocab_size, **recurrent, name="seq2seq_translator"
     )
 
 
@@ -316,7 +339,7 @@ class Translator:
         target_ids = self.target_tokenizer.tokenize(tf.constant([translation]))[0]
         target_ids = tf.concat([target_ids, [EOS_ID]], axis=0)  # (tgt_len,)
         encoder_outputs, mask, state = self.model.encode(source_ids)
-        keys = self.model.bahdanau_attention.project_keys(encoder_outputs)
+        keys = self.model.precompute(encoder_outputs)
         previous, rows = tf.constant([BOS_ID]), []
         for token in target_ids:
             _, state, weights = self.model.decode_step(previous, state, encoder_outputs, mask, keys)
