@@ -28,12 +28,21 @@ def pair_length(source_length, target_length):
 
 def count_too_long(pairs, source_tokenizer, target_tokenizer, max_length: int) -> int:
     """Number of pairs whose source or target (with BOS/EOS) is longer than `max_length`."""
+    return length_counts(pairs, source_tokenizer, target_tokenizer, max_length)[0]
+
+
+def length_counts(pairs, source_tokenizer, target_tokenizer, max_length: int):
+    """(pairs longer than `max_length`, target tokens predicted per epoch by the others)."""
     if not pairs:
-        return 0
+        return 0, 0
     sources, targets = zip(*pairs, strict=True)
     src, tgt = _encode(source_tokenizer, target_tokenizer, list(sources), list(targets))
     lengths = pair_length(src.row_lengths(), tgt.row_lengths())
-    return int(tf.reduce_sum(tf.cast(lengths > max_length, tf.int32)))
+    keep = lengths <= max_length
+    too_long = int(tf.reduce_sum(tf.cast(~keep, tf.int32)))
+    # target_in / target_out are one shorter than BOS + target + EOS.
+    tokens = int(tf.reduce_sum(tf.where(keep, tgt.row_lengths() - 1, 0)))
+    return too_long, tokens
 
 
 def bucket_batch_sizes(boundaries, batch_tokens: int, max_length: int):

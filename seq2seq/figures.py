@@ -27,7 +27,9 @@ def training_curves(history_csv, path) -> Path | None:
     if not rows:
         return None
     epochs = [int(r["epoch"]) + 1 for r in rows]
-    names = [k for k in rows[0] if k != "epoch" and not k.startswith("val_")]
+    names = [
+        k for k in rows[0] if k not in ("epoch", "elapsed_minutes") and not k.startswith("val_")
+    ]
     fig = Figure(figsize=(5 * len(names), 3.6))
     for i, name in enumerate(names):
         ax = fig.add_subplot(1, len(names), i + 1)
@@ -113,4 +115,18 @@ def ctc_posteriors(probabilities, labels, path, title=None) -> Path:
     if title:
         ax.set_title(title, fontsize=9)
     fig.colorbar(image, ax=ax, fraction=0.03)
+    return _save(fig, path)
+
+
+def curves(series: dict, path, title, xlabel, ylabel) -> Path:
+    """One line per series of (x, y) points, e.g. dev loss against training minutes per
+    architecture; points without an x are left out."""
+    fig = Figure(figsize=(6, 4))
+    ax = fig.add_subplot()
+    for name, points in series.items():
+        points = [(x, y) for x, y in points if x is not None]
+        ax.plot([x for x, _ in points], [y for _, y in points], marker="o", label=name)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    ax.legend()
     return _save(fig, path)

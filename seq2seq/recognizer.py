@@ -210,6 +210,7 @@ def _write_data_summary(run_dir: Path, config: ASRConfig, caches: dict, output_l
             "cached_utterances": len(cache.utterances),
             "perturbed_copies": config.augment.perturbed_copies if split == "train" else 0,
             "kept": len(keep),
+            "kept_frames": sum(cache.utterances[i]["frames"] for i in keep),
             "filtered": dropped,
         }
     write_text(run_dir / "data_summary.json", json.dumps(summary, indent=2, ensure_ascii=False))

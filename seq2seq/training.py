@@ -81,6 +81,18 @@ def make_optimizer(learning_rate: float, total_steps: int, warmup_steps: int, cl
     return keras.optimizers.Adam(schedule, global_clipnorm=clipnorm or None)
 
 
+class ElapsedTime(keras.callbacks.Callback):
+    """Adds `elapsed_minutes` (training time since this call of fit started, validation
+    included) to each epoch's logs, so `history.csv` records when each epoch ended."""
+
+    def on_train_begin(self, logs=None):
+        self.start = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["elapsed_minutes"] = (time.monotonic() - self.start) / 60
+
+
 class TimeLimit(keras.callbacks.Callback):
     """Stops training at the end of the first epoch that ends past `max_minutes` of training
     time (counted from the start of this call of fit), so a run keeps to a time budget."""
@@ -271,6 +283,7 @@ def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
         Backup(str(run_dir / "backup"), guard),
         BestCheckpoint(run_dir / "model.keras", _best_dev_loss(run_dir / "history.csv")),
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience),
+        ElapsedTime(),
         keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
         keras.callbacks.TensorBoard(str(run_dir / "logs"), profile_batch=0),
     ]

@@ -24,7 +24,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from data_prep.corpora import read_parallel
-from data_prep.pipeline import count_too_long, make_translation_dataset
+from data_prep.pipeline import length_counts, make_translation_dataset
 from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
 from data_prep.text import normalize_text
 from seq2seq import training
@@ -234,19 +234,18 @@ def train(
     print(f"training pairs: {len(train_pairs)}, dev pairs: {len(dev_pairs)}")
     source_tokenizer, target_tokenizer = _tokenizers(run_dir, config.data, train_pairs)
     data = config.data
-    summary = {
-        split: {
+    summary = {}
+    for split, pairs, report in [
+        ("train", train_pairs, train_report),
+        ("dev", dev_pairs, dev_report),
+    ]:
+        too_long, tokens = length_counts(pairs, source_tokenizer, target_tokenizer, data.max_length)
+        summary[split] = {
             "file": getattr(data, split),
             **report.summary(),
-            "longer_than_max_length_tokens": count_too_long(
-                pairs, source_tokenizer, target_tokenizer, data.max_length
-            ),
+            "longer_than_max_length_tokens": too_long,
+            "target_tokens_per_epoch": tokens,
         }
-        for split, pairs, report in [
-            ("train", train_pairs, train_report),
-            ("dev", dev_pairs, dev_report),
-        ]
-    }
     write_text(run_dir / "data_summary.json", json.dumps(summary, indent=2, ensure_ascii=False))
     train_ds = make_translation_dataset(
         train_pairs,

@@ -1,0 +1,100 @@
+"""The architecture comparison end to end on tiny budgets."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from seq2seq.architectures import variant_overrides
+from tests.helpers import assert_png
+
+pytestmark = pytest.mark.slow
+
+
+def _compare(*args, expect=0):
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.compare", *args], capture_output=True, text=True
+    )
+    assert result.returncode == expect, result.stderr[-3000:]
+    return result
+
+
+def test_translation_variants_are_trained_evaluated_and_tabulated(tiny_corpus, tmp_path):
+    data = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
+    out = tmp_path / "compare"
+    result = _compare(
+        "--task",
+        "translate",
+        "--config",
+        "configs/translate/tiny.yaml",
+        "--variants",
+        "lstm,gru,rnn,transformer",
+        "--budget-minutes",
+        "2",
+        "--epochs",
+        "3",
+        "--out",
+        str(out),
+        "--set",
+        *data,
+        "model.heads=2",
+    )
+    assert f"table: {out / 'comparison.md'}" in result.stdout
+    rows = json.loads((out / "comparison.json").read_text())
+    assert [r["variant"] for r in rows] == ["lstm", "gru", "rnn", "transformer"]
+    for row in rows:
+        assert row["epochs"] == 3 and row["parameters"] > 0 and row["train_units_per_second"] > 0
+        assert 0 <= row["bleu"] <= 100 and row["dev_perplexity"] >= 1
+        assert row["decode_sentences_per_second"]["greedy"] > 0
+        assert row["by_length"]
+    # LSTM has 4 gates, GRU 3, a simple RNN 1: fewer parameters in that order.
+    lstm, gru, rnn = (r["parameters"] for r in rows[:3])
+    assert lstm > gru > rnn
+    table = (out / "comparison.md").read_text()
+    assert table.count("\n| ") == 5  # header and four variants
+    for png in ["dev_loss_vs_time.png", "by_length.png"]:
+        assert f"]({png})" in table
+        assert_png(out / png)
+    assert (out / "transformer/model.keras").exists()
+
+
+def test_speech_variants_and_bad_variants(tiny_speech, tmp_path):
+    data = [f"data.{s}={tiny_speech / f'{s}.jsonl'}" for s in ("train", "dev", "test")]
+    out = tmp_path / "compare"
+    _compare(
+        "--task",
+        "asr",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--variants",
+        "gru,rnn",
+        "--budget-minutes",
+        "1",
+        "--epochs",
+        "1",
+        "--out",
+        str(out),
+        "--set",
+        *data,
+        f"data.cache_dir={tmp_path / 'cache'}",
+    )
+    rows = json.loads((out / "comparison.json").read_text())
+    assert [r["variant"] for r in rows] == ["gru", "rnn"]
+    assert all(r["wer"] >= 0 and r["real_time_factor"]["greedy"] > 0 for r in rows)
+    result = _compare(
+        "--task",
+        "asr",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--variants",
+        "transformer",
+        "--budget-minutes",
+        "1",
+        "--out",
+        str(tmp_path / "x"),
+        expect=2,
+    )
+    assert "transformer variant exists for --task translate only" in result.stderr
+    with pytest.raises(ValueError, match="unknown variant 'cnn'"):
+        variant_overrides("translate", "cnn")
