@@ -62,21 +62,33 @@ def attention_heatmap(source_tokens, target_tokens, weights, path, title=None) -
 
 def grouped_bars(groups, series: dict, path, title, ylabel, counts=None) -> Path:
     """A bar per group and series (e.g. WER by voice for greedy and beam search), with the
-    values written on the bars and the group sizes (`counts`) under the group names."""
+    values written on the bars and the group sizes (`counts`) beside the group names. More than
+    12 groups are drawn as horizontal bars, one row per group, so the figure stays readable."""
     groups = [str(g) for g in groups]
-    labels = (
-        groups if counts is None else [f"{g}\n(n={n})" for g, n in zip(groups, counts, strict=True)]
-    )
+    if counts is not None:
+        groups = [f"{g} (n={n})" for g, n in zip(groups, counts, strict=True)]
+    horizontal = len(groups) > 12
     x = np.arange(len(groups))
     width = 0.8 / max(1, len(series))
-    fig = Figure(figsize=(max(5, len(groups) * max(1.5, 0.8 * len(series)) + 1.5), 3.8))
+    if horizontal:
+        fig = Figure(figsize=(7, 0.22 * len(groups) * max(1, len(series)) + 1.5))
+    else:
+        labels = [g.replace(" (n=", "\n(n=") for g in groups]
+        fig = Figure(figsize=(max(5, len(groups) * max(1.5, 0.8 * len(series)) + 1.5), 3.8))
     ax = fig.add_subplot()
     for i, (name, values) in enumerate(series.items()):
-        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=name)
+        offset = x + (i - (len(series) - 1) / 2) * width
+        bars = (ax.barh if horizontal else ax.bar)(offset, values, width, label=name)
         ax.bar_label(bars, fmt="%.1f", fontsize=7)
-    ax.set_xticks(x, labels, fontsize=8, rotation=30 if len(groups) > 8 else 0)
-    ax.set(ylabel=ylabel, title=title)
-    ax.grid(axis="y", alpha=0.3)
+    if horizontal:
+        ax.set_yticks(x, groups, fontsize=7)
+        ax.invert_yaxis()  # first group on top
+        ax.set(xlabel=ylabel, title=title)
+        ax.grid(axis="x", alpha=0.3)
+    else:
+        ax.set_xticks(x, labels, fontsize=8, rotation=30 if len(groups) > 8 else 0)
+        ax.set(ylabel=ylabel, title=title)
+        ax.grid(axis="y", alpha=0.3)
     if len(series) > 1:
         ax.legend(fontsize=8)
     return _save(fig, path)

@@ -108,7 +108,12 @@ class ModelConfig:
                 ("attention", self.attention in ATTENTION_LAYOUTS, f"one of {ATTENTION_LAYOUTS}"),
                 ("attention_units", (self.attention_units or 1) >= 1, "null or positive"),
                 ("type", self.type in MODEL_TYPES, f"one of {MODEL_TYPES}"),
-                ("heads", self.heads >= 1 and self.units % self.heads == 0, "a divisor of units"),
+                (
+                    "heads",
+                    self.heads >= 1
+                    and (self.type != "transformer" or self.units % self.heads == 0),
+                    "a divisor of units",
+                ),
                 ("positions", self.positions in POSITIONS, f"one of {POSITIONS}"),
             ],
         )

@@ -27,12 +27,14 @@ from seq2seq.translator import TranslationConfig
         ("data.source_vocab_size=3", "'data.source_vocab_size' is 3: expected at least 8"),
         ("data.batch_tokens=10", "'data.batch_tokens' is 10: expected at least max_length"),
         ("model.unit=3", "unknown config key(s) ['model.unit']"),
+        ("model.type=transformer model.heads=3", "'model.heads' is 3: expected a divisor"),
+        ("model.type=lstm", "'model.type' is 'lstm': expected one of ('recurrent', 'transformer')"),
         ("model.units=many", "config key 'model.units': cannot read 'many' as int"),
     ],
 )
 def test_translation_config_errors(setting, message):
     with pytest.raises(ValueError) as err:
-        load_config(TranslationConfig, "configs/translate/tiny.yaml", [setting])
+        load_config(TranslationConfig, "configs/translate/tiny.yaml", setting.split(" "))
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
