@@ -98,6 +98,9 @@ def test_ctrl_c_exits_cleanly_and_keeps_the_backup(tiny_corpus, tmp_path):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A background job inherits SIGINT ignored (POSIX), and Python then keeps ignoring
+        # it; a terminal's Ctrl-C reaches a process with the default disposition.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 300
     while not (run / "backup/epoch-2").exists():
