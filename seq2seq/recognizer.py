@@ -43,7 +43,7 @@ from seq2seq.evaluation import (
     write_asr_reports,
 )
 from seq2seq.files import write_text
-from seq2seq.recurrent import CELLS
+from seq2seq.recurrent import recurrent_rules
 from seq2seq.speech import SUBSAMPLING, CTCSpeechModel, subsampled_length
 from seq2seq.training import (
     fit,
@@ -123,10 +123,7 @@ class ModelConfig:
             [
                 ("subsampling", self.subsampling in SUBSAMPLING, f"one of {SUBSAMPLING}"),
                 ("conv_filters", self.conv_filters >= 1, "a positive number"),
-                ("units", self.units >= 1, "a positive number"),
-                ("num_layers", self.num_layers >= 1, "at least 1"),
-                ("dropout", 0 <= self.dropout < 1, "0 <= dropout < 1"),
-                ("cell", self.cell in CELLS, f"one of {CELLS}"),
+                *recurrent_rules(self),
             ],
         )
 

@@ -26,6 +26,17 @@ def recurrent_layer(cell: str, units: int, name: str, **kwargs):
     raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")
 
 
+def recurrent_rules(model) -> list:
+    """The config value rules shared by the recurrent models' `model` sections (see
+    `seq2seq.config.validate`)."""
+    return [
+        ("units", model.units >= 1, "a positive number"),
+        ("num_layers", model.num_layers >= 1, "at least 1"),
+        ("dropout", 0 <= model.dropout < 1, "0 <= dropout < 1"),
+        ("cell", model.cell in CELLS, f"one of {CELLS}"),
+    ]
+
+
 def cell_state_size(cell: str) -> int:
     """Number of state tensors of a cell type: LSTM has (h, c), GRU and RNN have h."""
     return 2 if cell == "lstm" else 1

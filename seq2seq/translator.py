@@ -33,7 +33,7 @@ from seq2seq.decoding import SequenceDecoder
 from seq2seq.evaluation import bleu_by_length, score_translations, write_reports
 from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
-from seq2seq.recurrent import CELLS
+from seq2seq.recurrent import recurrent_rules
 from seq2seq.training import (
     fit,
     is_trained,
@@ -101,10 +101,7 @@ class ModelConfig:
             "model",
             [
                 ("embedding_dim", self.embedding_dim >= 1, "a positive number"),
-                ("units", self.units >= 1, "a positive number"),
-                ("num_layers", self.num_layers >= 1, "at least 1"),
-                ("dropout", 0 <= self.dropout < 1, "0 <= dropout < 1"),
-                ("cell", self.cell in CELLS, f"one of {CELLS}"),
+                *recurrent_rules(self),
                 ("attention", self.attention in ATTENTION_LAYOUTS, f"one of {ATTENTION_LAYOUTS}"),
                 ("attention_units", (self.attention_units or 1) >= 1, "null or positive"),
                 ("type", self.type in MODEL_TYPES, f"one of {MODEL_TYPES}"),
