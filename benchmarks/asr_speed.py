@@ -43,19 +43,39 @@ def main(argv=None):
     print(json.dumps(measure(make_parser().parse_args(argv)), indent=2))
 
 
-def measure(args) -> dict:
-    """Runs the measurements; returns the JSON object."""
+def training_setup(config):
+    """A fresh compiled model of `config` and a dataset of its dev split's cached features
+    with SpecAugment (built on first use): (model, dataset)."""
     import keras
-    import tensorflow as tf
 
-    from data_prep.audio import compute_features, load_audio
     from data_prep.feature_cache import FeatureCache
-    from data_prep.manifest import read_manifest
     from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
     from data_prep.transcripts import CharacterVocabulary
     from seq2seq import recognizer
-    from seq2seq.config import load_config
     from seq2seq.speech import subsampled_length
+
+    cache = FeatureCache(recognizer.build_caches(config, ("dev",))["dev"])
+    ds = make_speech_dataset(
+        cache,
+        CharacterVocabulary(),
+        lambda n: subsampled_length(n, config.model.subsampling),
+        config.data.batch_frames,
+        config.data.max_frames,
+        spec_augment_config=SpecAugment(),
+    )
+    model = recognizer.build_model(config)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0), jit_compile=False)
+    return model, ds
+
+
+def measure(args) -> dict:
+    """Runs the measurements; returns the JSON object."""
+    import tensorflow as tf
+
+    from data_prep.audio import compute_features, load_audio
+    from data_prep.manifest import read_manifest
+    from seq2seq import recognizer
+    from seq2seq.config import load_config
 
     config = load_config(recognizer.ASRConfig, args.config, args.set)
     entries = read_manifest(config.data.dev)[: args.utterances]
@@ -71,17 +91,7 @@ def measure(args) -> dict:
         )
     feature_seconds = time.perf_counter() - start
 
-    cache = FeatureCache(recognizer.build_caches(config, ("dev",))["dev"])
-    ds = make_speech_dataset(
-        cache,
-        CharacterVocabulary(),
-        lambda n: subsampled_length(n, config.model.subsampling),
-        config.data.batch_frames,
-        config.data.max_frames,
-        spec_augment_config=SpecAugment(),
-    )
-    model = recognizer.build_model(config)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0), jit_compile=False)
+    model, ds = training_setup(config)
     frames, start = 0, None
     for i, (inputs, labels) in enumerate(ds.repeat()):
         if i == args.warmup_batches:

@@ -7,7 +7,9 @@ alone (it must deliver at least 5x what training consumes), the padding left aft
 greedy and beam decoding speed, the transcription real-time factor, the exported models' speed
 (with trained runs), peak resident memory, and, as a reference point measured in the same run,
 the same-size model written as plainly as the TensorFlow tutorial writes it
-(`benchmarks/reference.py`), so the table shows our speed as a ratio. Writes
+(`benchmarks/reference.py`), so the table shows our speed as a ratio. It ends with the
+profiles of `benchmarks/profile.py` (training step and decoding call): on a GPU (`--suite
+gpu`) the table shows whether every recurrent layer ran the cuDNN kernel. Writes
 `benchmarks/results/<machine>-<date>.json` and `.md`.
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import asr_speed, reference, translate_speed  # noqa: E402
+from benchmarks import asr_speed, profile, reference, translate_speed  # noqa: E402
 
 
 def _parser():
@@ -92,6 +94,15 @@ def run(args) -> dict:
             + (["--pipeline-batches", "10"] * quick)
         )
     )
+    profiles = profile.run(
+        profile.make_args(
+            ["--translate-config", args.translate_config, "--asr-config", args.asr_config]
+            + (["--translate-set", *args.translate_set] if args.translate_set else [])
+            + (["--asr-set", *args.asr_set] if args.asr_set else [])
+            + ["--trace-dir", str(Path(args.out) / "traces")]
+            + ["--quick"] * quick
+        )
+    )
     return {
         "suite": args.suite,
         "quick": quick,
@@ -119,6 +130,7 @@ def run(args) -> dict:
                 asr["input_pipeline_batches_per_second"] / asr["train_batches_per_second"], 1
             ),
         },
+        "profile": {"translation": profiles["translation"], "speech": profiles["speech"]},
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
@@ -171,6 +183,23 @@ def markdown(results: dict) -> str:
         ("speech: padding fraction after bucketing", asr["padding_fraction"], "", ""),
         ("peak resident memory, MB", results["peak_memory_mb"], "", ""),
     ]
+    for task in ("translation", "speech"):
+        step = results["profile"][task]["train_step"]
+        on_cudnn = step["recurrent_layers_on_cudnn"]
+        rows += [
+            (
+                f"{task}: recurrent layers on cuDNN kernels in training",
+                f"{sum(on_cudnn.values())} of {len(on_cudnn)}",
+                "",
+                "",
+            ),
+            (
+                f"{task}: training step in TensorFlow functions (not Python)",
+                f"{step['in_graph_fraction']:.0%}",
+                "",
+                "",
+            ),
+        ]
     lines = [
         f"Benchmark suite `{results['suite']}`, {results['date']}, {results['machine']['cpus']} "
         f"CPUs, GPUs: {results['machine']['gpus'] or 'none'}"

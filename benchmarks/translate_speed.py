@@ -44,18 +44,15 @@ def main(argv=None):
     print(json.dumps(measure(make_parser().parse_args(argv)), indent=2))
 
 
-def measure(args) -> dict:
-    """Runs the measurements; returns the JSON object."""
+def training_setup(config):
+    """A fresh compiled model of `config`, its shuffled training dataset and the tokenizers
+    learned from the training data: (model, dataset, source tokenizer, target tokenizer)."""
     import keras
-    import tensorflow as tf
 
     from data_prep.pipeline import make_translation_dataset
     from seq2seq import translator
-    from seq2seq.config import load_config
-    from seq2seq.decoding import SequenceDecoder
     from seq2seq.losses import MaskedSparseCrossEntropy
 
-    config = load_config(translator.TranslationConfig, args.config, args.set)
     pairs, _ = translator._read(config.data, "train")
     with tempfile.TemporaryDirectory() as tmp:
         source_tok, target_tok = translator._tokenizers(Path(tmp), config.data, pairs)
@@ -69,6 +66,19 @@ def measure(args) -> dict:
         jit_compile=False,
     )
     model.build()
+    return model, ds, source_tok, target_tok
+
+
+def measure(args) -> dict:
+    """Runs the measurements; returns the JSON object."""
+    import tensorflow as tf
+
+    from seq2seq import translator
+    from seq2seq.config import load_config
+    from seq2seq.decoding import SequenceDecoder
+
+    config = load_config(translator.TranslationConfig, args.config, args.set)
+    model, ds, source_tok, _ = training_setup(config)
     tokens, start = 0, None
     for i, (inputs, targets) in enumerate(ds.repeat()):
         if i == args.warmup_batches:

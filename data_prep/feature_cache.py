@@ -103,12 +103,13 @@ def _build_shard(job):
         "sum_squares": (features.astype(np.float64) ** 2).sum(0).tolist(),
     }
     stem = folder / f"shard-{shard:05d}"
-    with open(f"{stem}.tmp.npy", "wb") as f:
+    tmp = f"{stem}.tmp-{os.getpid()}"  # per process: workers may build one cache together
+    with open(f"{tmp}.npy", "wb") as f:
         np.save(f, features.astype(np.float16))
     meta = {"utterances": utterances, "skipped": skipped, "stats": stats}
-    Path(f"{stem}.tmp.json").write_text(json.dumps(meta), encoding="utf-8")
-    os.replace(f"{stem}.tmp.npy", f"{stem}.npy")
-    os.replace(f"{stem}.tmp.json", f"{stem}.json")  # last: the shard is finished
+    Path(f"{tmp}.json").write_text(json.dumps(meta), encoding="utf-8")
+    os.replace(f"{tmp}.npy", f"{stem}.npy")
+    os.replace(f"{tmp}.json", f"{stem}.json")  # last: the shard is finished
     return shard
 
 
@@ -185,7 +186,7 @@ def _write_index(folder: Path, num_shards: int, config: FeatureConfig):
         "mean": mean.tolist(),
         "std": std.tolist(),
     }
-    tmp = folder / "index.tmp.json"
+    tmp = folder / f"index.tmp-{os.getpid()}.json"
     tmp.write_text(json.dumps(index), encoding="utf-8")
     os.replace(tmp, folder / "index.json")
 

@@ -19,10 +19,12 @@ def add_train_command(commands, config_help: str, description: str, example: str
     train.add_argument("--run-dir", required=True, help="folder for the config, model and logs")
     train.add_argument(
         "--strategy",
-        choices=["default", "mirrored"],
+        choices=["default", "mirrored", "multi_worker"],
         default="default",
         help="default: one device; mirrored: synchronous data parallelism over all local GPUs "
-        "(MirroredStrategy)",
+        "(MirroredStrategy); multi_worker: over several processes or machines "
+        "(MultiWorkerMirroredStrategy), each started with the same command and its own "
+        "TF_CONFIG; the chief writes --run-dir, the others RUN_DIR/workers/ (see README)",
     )
     add_set_option(train, example)
     return train

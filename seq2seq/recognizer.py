@@ -33,6 +33,7 @@ from data_prep.transcripts import CharacterVocabulary, normalize_transcript
 from seq2seq import training
 from seq2seq.config import save_config, validate
 from seq2seq.decoding import ctc_decode, length_batches
+from seq2seq.distributed import make_strategy, model_scope, write_dir
 from seq2seq.evaluation import (
     DURATION_BUCKETS,
     aligned,
@@ -50,8 +51,6 @@ from seq2seq.training import (
     is_trained,
     load_run,
     make_optimizer,
-    make_strategy,
-    model_scope,
     seed_everything,
 )
 
@@ -223,11 +222,12 @@ def build_model(config: ASRConfig) -> CTCSpeechModel:
 
 def train(config: ASRConfig, run_dir, strategy: str = "default") -> keras.callbacks.History | None:
     """Trains a model into `run_dir`; rerunning resumes, and a finished run is left as it is
-    (returns None). `strategy`: `default` or `mirrored` (see `training.make_strategy`)."""
-    run_dir = Path(run_dir)
+    (returns None). `strategy`: `default`, `mirrored` or `multi_worker` (see
+    `distributed.make_strategy`)."""
+    strategy = make_strategy(strategy)
+    run_dir = write_dir(strategy, run_dir)  # the chief's run_dir; other workers' own folders
     if is_trained(run_dir):
         return None
-    strategy = make_strategy(strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     seed_everything(config.train.seed, config.train.deterministic)

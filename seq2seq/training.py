@@ -9,7 +9,6 @@ by an atomic rename, keeping the one it replaces as `model.previous.keras`; weig
 not finite are never saved.
 """
 
-import contextlib
 import csv
 import dataclasses
 import json
@@ -27,6 +26,7 @@ import tensorflow as tf
 
 from seq2seq import figures
 from seq2seq.config import load_config, validate
+from seq2seq.distributed import gather_from_workers, shard_by_data
 from seq2seq.files import atomic_write, write_text
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,10 @@ def _finite_weights(model) -> bool:
     return all(np.isfinite(w).all() for w in model.get_weights())
 
 
+def _epoch(state: Path) -> int:
+    return int(state.name.split("-")[-1])
+
+
 class Backup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that survives kills and corrupt files.
 
@@ -186,10 +190,15 @@ class Backup(keras.callbacks.BackupAndRestore):
     def _states(self) -> list[Path]:
         folder = Path(self.backup_dir)
         states = [p for p in folder.glob("epoch-*") if p.name.split("-")[-1].isdigit()]
-        return sorted(states, key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+        return sorted(states, key=_epoch, reverse=True)
 
     def on_train_begin(self, logs=None):
+        strategy = self.model.distribute_strategy
         states = self._states()
+        # Multi-worker: resume from the newest epoch that every worker has kept.
+        newest = min(gather_from_workers(strategy, _epoch(states[0]) if states else -1))
+        states = [s for s in states if _epoch(s) <= newest]
+        loaded = -1
         for state in states:
             self._weights_path = str(state / "model.weights.h5")
             self._training_metadata_path = str(state / "state.json")
@@ -200,10 +209,16 @@ class Backup(keras.callbacks.BackupAndRestore):
                 logger.warning("backup %s is unreadable (%s); trying the one before it", state, err)
                 continue
             print(f"resuming after epoch {epoch} from {state}")
-            return
-        if states:
+            loaded = _epoch(state)
+            break
+        if states and loaded < 0:
             raise ValueError(
                 f"no backup in {self.backup_dir} could be read; delete the folder to start over"
+            )
+        if len(set(gather_from_workers(strategy, loaded))) > 1:
+            raise ValueError(
+                "the workers' backups are of different epochs; delete RUN/backup and "
+                "RUN/workers/*/backup to start over"
             )
 
     def _save_model(self):
@@ -294,43 +309,6 @@ def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
     return callbacks
 
 
-@contextlib.contextmanager
-def precision_policy(precision: str):
-    """Layers built inside use the Keras dtype policy `precision` (the global policy is
-    restored after): mixed precision computes in float16/bfloat16 with float32 weights; the
-    models keep their logits in float32 for the softmax and CTC losses, and Keras scales the
-    loss of a mixed_float16 model."""
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
-    try:
-        yield
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-STRATEGIES = ("default", "mirrored")
-
-
-def make_strategy(name: str = "default") -> tf.distribute.Strategy:
-    """`default` (one device) or `mirrored` (`MirroredStrategy`: synchronous data parallelism
-    over all local GPUs, or the logical CPUs when there is no GPU). Create it before any other
-    TensorFlow work of the process."""
-    if name == "default":
-        return tf.distribute.get_strategy()
-    if name == "mirrored":
-        devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
-        return tf.distribute.MirroredStrategy([d.name for d in devices])
-    raise ValueError(f"unknown strategy {name!r}; expected one of {STRATEGIES}")
-
-
-@contextlib.contextmanager
-def model_scope(strategy: tf.distribute.Strategy, precision: str):
-    """Build and compile the model inside this: variables are mirrored by `strategy`, layers
-    take the dtype policy `precision`."""
-    with strategy.scope(), precision_policy(precision):
-        yield
-
-
 def seed_everything(seed: int, deterministic: bool = False):
     """Seeds Python, NumPy and TensorFlow; `deterministic` also makes TensorFlow's ops
     deterministic (identical weights from two runs, somewhat slower)."""
@@ -355,6 +333,32 @@ def with_known_length(ds):
     return ds.apply(tf.data.experimental.assert_cardinality(int(ds.reduce(0, lambda n, _: n + 1))))
 
 
+def drop_small_batches(ds, min_rows: int, split: str):
+    """Leaves out batches of fewer than `min_rows` rows (logging how many rows that is per
+    epoch) and tells tf.data the number of batches left. Data parallelism splits each batch
+    between the replicas: a batch of fewer rows than replicas leaves one replica an empty
+    batch, which oneDNN's convolution and cuDNN's RNN kernels reject. With bucketing only a
+    bucket's last batch is smaller, and its size does not depend on the shuffle order, so the
+    same rows per epoch are left out (not the same utterances or pairs: they are shuffled)."""
+
+    def count(state, element):
+        rows = tf.shape(tf.nest.flatten(element)[-1])[0]
+        small = tf.cast(rows < min_rows, tf.int64)
+        return state[0] + 1 - small, state[1] + small * tf.cast(rows, tf.int64)
+
+    zero = tf.constant(0, tf.int64)
+    batches, rows = (int(x) for x in ds.reduce((zero, zero), count))
+    if rows:
+        logger.warning(
+            "%s: %d rows per epoch are in batches smaller than the %d replicas and left out",
+            split,
+            rows,
+            min_rows,
+        )
+    kept = ds.filter(lambda *element: tf.shape(tf.nest.flatten(element)[-1])[0] >= min_rows)
+    return kept.apply(tf.data.experimental.assert_cardinality(batches))
+
+
 def fit(model, train_ds, dev_ds, run_dir, train_config):
     """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes` from
     `train_config`); writes the COMPLETE marker and `training_curves.png` when training ends.
@@ -364,12 +368,16 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
     infinite loss raises FloatingPointError naming the step, with the best checkpoint and the
     last good backup kept."""
     run_dir = Path(run_dir)
+    replicas = model.distribute_strategy.num_replicas_in_sync
+    if replicas > 1:
+        train_ds = drop_small_batches(train_ds, replicas, "training data")
+        dev_ds = drop_small_batches(dev_ds, replicas, "dev data")
     callbacks = make_callbacks(run_dir, train_config.patience, train_config.max_minutes)
     guard, backup = callbacks[0], callbacks[2]  # NaNGuard, Backup
     try:
         history = model.fit(
-            train_ds,
-            validation_data=dev_ds,
+            shard_by_data(train_ds),
+            validation_data=shard_by_data(dev_ds),
             epochs=train_config.epochs,
             shuffle=False,  # the datasets shuffle themselves
             callbacks=callbacks,

@@ -30,6 +30,7 @@ from data_prep.text import normalize_text
 from seq2seq import training
 from seq2seq.config import save_config, validate
 from seq2seq.decoding import SequenceDecoder
+from seq2seq.distributed import make_strategy, model_scope, write_dir
 from seq2seq.evaluation import bleu_by_length, score_translations, write_reports
 from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
@@ -39,8 +40,6 @@ from seq2seq.training import (
     is_trained,
     load_run,
     make_optimizer,
-    make_strategy,
-    model_scope,
     seed_everything,
     with_known_length,
 )
@@ -222,11 +221,11 @@ def train(
     """Trains a model into `run_dir`. Rerunning the same call after an interruption resumes
     from the last finished epoch; rerunning it after training finished leaves the run as it is
     (returns None), so a finished model is never overwritten by a fresh start. `strategy`:
-    `default` or `mirrored` (see `training.make_strategy`)."""
-    run_dir = Path(run_dir)
+    `default`, `mirrored` or `multi_worker` (see `distributed.make_strategy`)."""
+    strategy = make_strategy(strategy)
+    run_dir = write_dir(strategy, run_dir)  # the chief's run_dir; other workers' own folders
     if is_trained(run_dir):
         return None
-    strategy = make_strategy(strategy)
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
     seed_everything(config.train.seed, config.train.deterministic)

@@ -11,3 +11,16 @@ def assert_png(path, min_size=50):
     image = imread(path)  # (height, width, channels), floats in [0, 1]
     assert image.shape[0] >= min_size and image.shape[1] >= min_size, (path, image.shape)
     assert float(np.std(image)) > 0.01, f"{path} is blank"
+
+
+def tiny_translate_train(run, corpus, *settings, strategy="default") -> list:
+    """The command that trains the tiny translation config on `corpus` (train/dev/test.tsv)
+    into `run`, with more `--set` values."""
+    import sys
+
+    data = [f"data.{split}={corpus / f'{split}.tsv'}" for split in ("train", "dev", "test")]
+    return [
+        *(sys.executable, "-m", "pipelines.translate", "train"),
+        *("--config", "configs/translate/tiny.yaml", "--run-dir", str(run)),
+        *("--strategy", strategy, "--set", *data, *settings),
+    ]

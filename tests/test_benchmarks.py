@@ -10,27 +10,21 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
+def _tiny_configs(tiny_corpus, tiny_speech, tmp_path) -> list[str]:
+    """The benchmark options that select the tiny configs and corpora."""
     mt = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
     asr = [f"data.{s}={tiny_speech / f'{s}.jsonl'}" for s in ("train", "dev", "test")]
+    return [
+        *("--translate-config", "configs/translate/tiny.yaml", "--translate-set", *mt),
+        *("--asr-config", "configs/asr/tiny.yaml", "--asr-set", *asr),
+        f"data.cache_dir={tmp_path / 'cache'}",
+    ]
+
+
+def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.run",
-            "--quick",
-            "--out",
-            str(tmp_path),
-            "--translate-config",
-            "configs/translate/tiny.yaml",
-            "--translate-set",
-            *mt,
-            "--asr-config",
-            "configs/asr/tiny.yaml",
-            "--asr-set",
-            *asr,
-            f"data.cache_dir={tmp_path / 'cache'}",
-        ],
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)]
+        + _tiny_configs(tiny_corpus, tiny_speech, tmp_path),
         capture_output=True,
         text=True,
     )
@@ -54,3 +48,54 @@ def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
     assert results["peak_memory_mb"] > 100
     table = json_path.with_suffix(".md").read_text()
     assert "| translation: training target tokens/s |" in table and "quick smoke run" in table
+    # The profiles: on a CPU, no recurrent layer runs a cuDNN kernel.
+    assert "| speech: recurrent layers on cuDNN kernels in training | 0 of 2 |" in table
+    assert results["profile"]["translation"]["train_step"]["recurrent_layers_on_cudnn"]
+
+
+def test_profile_quick_run_summarizes_each_trace(tiny_corpus, tiny_speech, tmp_path):
+    out = tmp_path / "profile.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.profile", "--quick", "--out", str(out)]
+        + ["--trace-dir", str(tmp_path / "traces")]
+        + _tiny_configs(tiny_corpus, tiny_speech, tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out.read_text())
+    for task, decoders in [("translation", ["greedy", "beam_5"]), ("speech", ["greedy", "beam_4"])]:
+        train = results[task]["train_step"]
+        assert train["steps"] == 2 and train["wall_ms_per_step"] > 0
+        # Keras runs the step as one compiled function: little Python-side time.
+        assert 0.5 < train["in_graph_fraction"] <= 1.05
+        assert train["top_ops"] and abs(sum(o["share"] for o in train["top_ops"]) - 1) < 0.5
+        # On a CPU no recurrent layer runs a cuDNN kernel, and each one is listed.
+        assert train["cudnn_rnn_ops"] == {}
+        assert train["recurrent_layers_on_cudnn"] and not any(
+            train["recurrent_layers_on_cudnn"].values()
+        )
+        for name in decoders:
+            assert results[task][f"decode_{name}"]["wall_ms"] > 0
+    # The CTC loss runs as TensorFlow's fused kernel (not the CTC written in TF ops).
+    ops = {o["op"] for o in results["speech"]["train_step"]["top_ops"]}
+    assert "TensorScatterUpdate" not in ops
+    assert f"profile: {out}" in result.stdout
+
+
+def test_self_times_subtract_nested_events():
+    from types import SimpleNamespace
+
+    from benchmarks.profile import _in_scope, _self_times
+
+    def event(metadata_id, offset, duration):
+        return SimpleNamespace(metadata_id=metadata_id, offset_ps=offset, duration_ps=duration)
+
+    names = {1: "outer:While", 2: "inner:MatMul", 3: "inner2:Add", 4: "next:Tanh"}
+    events = [event(1, 0, 100), event(2, 10, 30), event(3, 50, 20), event(4, 120, 5)]
+    assert sorted(_self_times(events, names)) == sorted(
+        [("outer:While", 50), ("inner:MatMul", 30), ("inner2:Add", 20), ("next:Tanh", 5)]
+    )
+    assert _in_scope("model_1/encoder_bilstm_1_1/forward_lstm/CudnnRNNV3", "forward_lstm")
+    assert _in_scope("model_1/encoder_bilstm_1_1/x", "encoder_bilstm")
+    assert not _in_scope("model_1/encoder_bilstm_2/x", "encoder_bilstm_1")

@@ -12,25 +12,12 @@ import pytest
 
 from seq2seq.training import COMPLETE, load_run
 from seq2seq.translator import TranslationConfig
+from tests.helpers import tiny_translate_train
 
 pytestmark = pytest.mark.slow
 
 
-def _train(run, corpus, *settings):
-    data = [f"data.{split}={corpus / f'{split}.tsv'}" for split in ("train", "dev", "test")]
-    return [
-        sys.executable,
-        "-m",
-        "pipelines.translate",
-        "train",
-        "--config",
-        "configs/translate/tiny.yaml",
-        "--run-dir",
-        str(run),
-        "--set",
-        *data,
-        *settings,
-    ]
+_train = tiny_translate_train
 
 
 def _run(command) -> str:

@@ -41,3 +41,17 @@ def test_masked_accuracy_counts_only_real_tokens():
     logits[0, 0, 4] = logits[0, 1, 3] = logits[1, 0, 1] = 5.0  # 2 of 3 right
     logits[0, 2, 0] = 5.0  # a "correct" pad that must not count
     np.testing.assert_allclose(float(masked_accuracy(Y_TRUE, logits)), 2 / 3, rtol=1e-6)
+
+
+def test_gradient_is_softmax_minus_smoothed_target_over_real_tokens():
+    import tensorflow as tf
+
+    logits = tf.constant(LOGITS)
+    with tf.GradientTape() as tape:
+        tape.watch(logits)
+        loss = MaskedSparseCrossEntropy(label_smoothing=0.1)(Y_TRUE, logits)
+    grad = tape.gradient(loss, logits).numpy()
+    probs = np.exp(_log_softmax(LOGITS.astype("float64")))
+    target = np.full(LOGITS.shape, 0.1 / 5) + 0.9 * np.eye(5)[Y_TRUE]
+    expected = (probs - target) * (Y_TRUE != 0)[..., None] / 3
+    np.testing.assert_allclose(grad, expected, atol=1e-6)
