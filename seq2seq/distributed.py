@@ -130,6 +130,13 @@ def _patch_keras_for_multi_worker():
 
     if getattr(trainer, "_seq2seq_multi_worker_patch", False):
         return
+    if not hasattr(trainer, "reduce_per_replica") or not hasattr(
+        trainer.TensorFlowTrainer, "_maybe_symbolic_build"
+    ):
+        raise ValueError(
+            f"--strategy multi_worker: Keras {keras.__version__} changed the functions it "
+            "patches (written for Keras 3.15); run the multi-worker test to check this version"
+        )
 
     def first_local_part(value):
         if isinstance(value, tf.distribute.DistributedValues):
