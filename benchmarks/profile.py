@@ -30,8 +30,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from benchmarks import asr_speed, translate_speed  # noqa: E402
 
-CUDNN_RNN_OPS = ("CudnnRNN", "CudnnRNNV2", "CudnnRNNV3", "CudnnRNNBackprop", "CudnnRNNBackpropV2")
-CUDNN_RNN_OPS += ("CudnnRNNBackpropV3",)
+CUDNN_RNN_OPS = tuple(
+    f"CudnnRNN{kind}{version}" for kind in ("", "Backprop") for version in ("", "V2", "V3")
+)
 
 
 def _parser():
@@ -164,9 +165,8 @@ def _profile_training(model, batches, steps, trace_dir, name):
             model.train_on_batch(inputs, targets)
 
     result = _trace(trace_dir, name, train, recurrent_layer_names(model))
-    return {"steps": len(timed), "wall_ms_per_step": round(result["wall_ms"] / len(timed), 2)} | (
-        result
-    )
+    per_step = round(result["wall_ms"] / len(timed), 2)
+    return {"steps": len(timed), "wall_ms_per_step": per_step, **result}
 
 
 def profile_translation(config_path, settings, steps, trace_dir) -> dict:
