@@ -39,6 +39,21 @@ def _time(loss_fn, logits, repeats):
     return (time.perf_counter() - start) / repeats * 1e3, float(loss), grad
 
 
+def _compare(ours_fn, old_fn, logits, repeats, ours_key, old_key) -> dict:
+    """Times both losses (loss and gradient) on `logits`; their speeds and differences."""
+    import tensorflow as tf
+
+    ours, ours_loss, ours_grad = _time(ours_fn, logits, repeats)
+    old, old_loss, old_grad = _time(old_fn, logits, repeats)
+    return {
+        ours_key: round(ours, 2),
+        old_key: round(old, 2),
+        "speedup": round(old / ours, 1),
+        "loss_difference": abs(ours_loss - old_loss),
+        "max_gradient_difference": float(tf.reduce_max(tf.abs(ours_grad - old_grad))),
+    }
+
+
 def measure(repeats: int) -> dict:
     import numpy as np
     import tensorflow as tf
@@ -58,15 +73,14 @@ def measure(repeats: int) -> dict:
         return ops.mean(ops.ctc_loss(labels, x, label_lengths, frames, mask_index=0))
 
     results = {"benchmark": "losses", "repeats": repeats}
-    ours, ours_loss, ours_grad = _time(lambda x: ctc_loss(labels, x, frames), logits, repeats)
-    old, old_loss, old_grad = _time(dense_ctc, logits, repeats)
-    results["ctc"] = {
-        "fused_sparse_labels_ms": round(ours, 2),
-        "keras_ops_dense_labels_ms": round(old, 2),
-        "speedup": round(old / ours, 1),
-        "loss_difference": abs(ours_loss - old_loss),
-        "max_gradient_difference": float(tf.reduce_max(tf.abs(ours_grad - old_grad))),
-    }
+    results["ctc"] = _compare(
+        lambda x: ctc_loss(labels, x, frames),
+        dense_ctc,
+        logits,
+        repeats,
+        "fused_sparse_labels_ms",
+        "keras_ops_dense_labels_ms",
+    )
 
     logits = tf.constant(rng.normal(size=(32, 64, 8000)), tf.float32)
     targets = rng.integers(1, 8000, (32, 64)).astype(np.int32)
@@ -80,15 +94,14 @@ def measure(repeats: int) -> dict:
         mask = ops.cast(targets != 0, "float32")
         return ops.sum(nll * mask) / ops.sum(mask)
 
-    ours, ours_loss, ours_grad = _time(lambda x: loss(targets, x), logits, repeats)
-    old, old_loss, old_grad = _time(take_along_axis, logits, repeats)
-    results["cross_entropy"] = {
-        "fused_ms": round(ours, 2),
-        "take_along_axis_ms": round(old, 2),
-        "speedup": round(old / ours, 1),
-        "loss_difference": abs(ours_loss - old_loss),
-        "max_gradient_difference": float(tf.reduce_max(tf.abs(ours_grad - old_grad))),
-    }
+    results["cross_entropy"] = _compare(
+        lambda x: loss(targets, x),
+        take_along_axis,
+        logits,
+        repeats,
+        "fused_ms",
+        "take_along_axis_ms",
+    )
     return results
 
 
