@@ -10,7 +10,8 @@ The folder name carries the hash of the feature config and of the manifest's con
 change to either builds a new cache and a rerun reuses a finished one. Shards are built by
 parallel worker processes (which never import TensorFlow) with a progress bar; a shard file
 that exists is finished (written under a temporary name, then renamed), so an interrupted
-build resumes where it stopped. Augmented copies (speed perturbation and noise) are cached
+build resumes where it stopped; temporary files a killed build left behind are deleted by the
+next build or reuse of the cache. Augmented copies (speed perturbation and noise) are cached
 too, each with its own fixed random draw.
 """
 
@@ -20,6 +21,7 @@ import json
 import logging
 import multiprocessing
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -32,6 +34,9 @@ from data_prep.manifest import read_manifest
 logger = logging.getLogger(__name__)
 
 SHARD_SIZE = 200
+# A temporary file is renamed as soon as it is written: one older than this belongs to a build
+# that was killed (a concurrent worker's own temporary file is seconds old).
+STALE_SECONDS = 600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +135,7 @@ def build_feature_cache(
         workers: processes (default: all cores).
     """
     folder = cache_dir(manifest, cache_root, config, perturbation)
+    _remove_stale_temporaries(folder)
     if (folder / "index.json").exists():
         logger.info("features of %s cached in %s", manifest, folder)
         return folder
@@ -157,6 +163,20 @@ def build_feature_cache(
     progress.close()
     _write_index(folder, len(shards), config)
     return folder
+
+
+def _remove_stale_temporaries(folder: Path):
+    now = time.time()
+    removed = 0
+    for path in folder.glob("*.tmp-*"):
+        try:
+            if now - path.stat().st_mtime > STALE_SECONDS:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:  # renamed or removed by another process meanwhile
+            pass
+    if removed:
+        logger.info("removed %d temporary files of an interrupted build in %s", removed, folder)
 
 
 def _write_index(folder: Path, num_shards: int, config: FeatureConfig):

@@ -86,3 +86,19 @@ def test_perturbed_copies_are_cached_with_the_clean_one(manifest, tmp_path):
     clean, slow = cache.utterances[0], cache.utterances[1]
     assert (clean["copy"], slow["copy"]) == (0, 1) and slow["text"] == clean["text"]
     assert slow["frames"] == pytest.approx(clean["frames"] / 0.8, abs=2)
+
+
+def test_temporary_files_of_a_killed_build_are_removed(manifest, tmp_path):
+    import os
+    import time
+
+    folder = build_feature_cache(manifest, tmp_path / "cache", CONFIG, workers=1)
+    stale, fresh = folder / "shard-00001.tmp-4242.npy", folder / "index.tmp-4343.json"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial")
+    old = time.time() - feature_cache.STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    # Reusing the finished cache removes the killed build's file, not one being written now.
+    assert build_feature_cache(manifest, tmp_path / "cache", CONFIG, workers=1) == folder
+    assert not stale.exists() and fresh.exists()
+    assert len(FeatureCache(folder).utterances) == 6

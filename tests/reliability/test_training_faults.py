@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from seq2seq.callbacks import BestCheckpoint
 from seq2seq.files import DiskFullError, atomic_write, write_text
 from seq2seq.losses import MaskedSparseCrossEntropy
-from seq2seq.training import COMPLETE, BestCheckpoint, fit, load_run
+from seq2seq.training import COMPLETE, fit, load_run
 from tests.seq2seq.helpers import batch, tiny_model
 
 TRAIN = types.SimpleNamespace(epochs=4, patience=10, max_minutes=None)

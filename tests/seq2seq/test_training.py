@@ -1,7 +1,8 @@
 import keras
 import numpy as np
 
-from seq2seq.training import ProgressLog, TimeLimit, make_callbacks, make_optimizer
+from seq2seq.callbacks import EarlyStopping, ProgressLog, TimeLimit, make_callbacks
+from seq2seq.training import make_optimizer
 from tests.seq2seq.helpers import batch, tiny_model
 
 
@@ -48,3 +49,50 @@ def test_callbacks_checkpoint_backup_and_budget(tmp_path):
     assert isinstance(callbacks[2], keras.callbacks.BackupAndRestore)
     checkpoint = next(c for c in callbacks if type(c).__name__ == "BestCheckpoint")
     assert checkpoint.path == tmp_path / "model.keras" and checkpoint.best == float("inf")
+
+
+def _fit_resumed(run_dir, initial_epoch, patience):
+    """Trains the tiny model from `initial_epoch` with the run's early stopping; returns the
+    epochs run."""
+    model = tiny_model()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    inputs, targets = batch()
+    stopping = EarlyStopping(run_dir / "history.csv", patience)
+    history = model.fit(
+        inputs,
+        targets,
+        validation_data=(inputs, targets),
+        initial_epoch=initial_epoch,
+        epochs=initial_epoch + 10,
+        verbose=0,
+        callbacks=[stopping],
+    )
+    return len(history.epoch), stopping
+
+
+def test_early_stopping_counts_on_after_a_resume(tmp_path):
+    # Epochs 0-3 ran before the kill; the best dev loss (no model can beat it) was at epoch
+    # 1, and two epochs without improvement have passed since (a NaN one counts too).
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,val_loss\n0,3.0,2.0\n1,2.5,1e-9\n2,2.4,1.5\n3,2.3,nan\n"
+    )
+    epochs, stopping = _fit_resumed(tmp_path, initial_epoch=4, patience=3)
+    assert epochs == 1 and stopping.stopped_epoch == 4
+    assert stopping.best == 1e-9 and stopping.best_epoch == 1
+    # A fresh run counts from zero (and the tiny model improves for a while).
+    epochs, _ = _fit_resumed(tmp_path / "fresh", initial_epoch=0, patience=3)
+    assert epochs > 3
+
+
+def test_early_stopping_reads_only_the_epochs_before_the_resume(tmp_path):
+    # Epoch 1 was rerun after a fall back to an older backup (its last row counts); the row
+    # of epoch 2, from before the fall back, is not part of this run's past.
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,val_loss\n0,3.0,2.0\n1,2.5,1e-9\n2,2.4,1.5\n1,2.5,1.8\n"
+    )
+    stopping = EarlyStopping(tmp_path / "history.csv", patience=3)
+    stopping.on_train_begin()
+    stopping.on_epoch_begin(2)
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.8, 1, 0)
+    stopping.on_epoch_begin(3)  # only the first epoch of a run reads the history
+    assert stopping.best == 1.8

@@ -94,3 +94,15 @@ def test_the_translation_pipeline_trains_a_transformer(tiny_corpus, tmp_path):
         len(attention["target_tokens"]),
         len(attention["source_tokens"]),
     )
+    # The export serves the same translations from raw text, in stock ops.
+    import tensorflow as tf
+
+    from seq2seq.export import export_translator
+
+    served = tf.saved_model.load(str(export_translator(tmp_path / "run", tmp_path / "export")))
+    sources = [source, "La niña tiene el pan."]
+    expected = {beam: model.translate(sources, beam) for beam in (1, 3)}
+    greedy = served.signatures["serving_default"](sentences=tf.constant(sources))
+    beam = served.translate_beam(tf.constant(sources), tf.constant(3))
+    assert [t.decode() for t in greedy["translations"].numpy()] == expected[1]
+    assert [t.decode() for t in beam["translations"].numpy()] == expected[3]
