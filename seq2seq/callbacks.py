@@ -224,20 +224,31 @@ class BestCheckpoint(keras.callbacks.Callback):
         atomic_write(self.path, save)
 
 
-def _dev_losses(history_csv: Path) -> dict[int, float]:
-    """{epoch (0-based): dev loss} of the epochs recorded in `history.csv` (a rerun epoch's
-    last row counts)."""
-    if not history_csv.exists():
-        return {}
+def read_history(history_csv) -> list[dict]:
+    """The rows of a run's `history.csv` (empty if none), one per epoch in epoch order. The
+    CSV logger appends, so an epoch that ran again after a resume from an older backup has
+    two rows: the last one counts."""
+    if not Path(history_csv).exists():
+        return []
     with open(history_csv, encoding="utf-8", newline="") as f:
-        rows = csv.DictReader(f)
-        return {int(r["epoch"]): float(r["val_loss"]) for r in rows if r.get("val_loss")}
+        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}
+    return [rows[epoch] for epoch in sorted(rows)]
+
+
+def _dev_losses(history_csv: Path) -> dict[int, float]:
+    """{epoch (0-based): dev loss} of the epochs recorded in `history.csv`."""
+    rows = read_history(history_csv)
+    return {int(r["epoch"]): float(r["val_loss"]) for r in rows if r.get("val_loss")}
 
 
 def _best_dev_loss(history_csv: Path) -> float:
-    """The lowest dev loss recorded by earlier epochs of a resumed run (inf if none)."""
-    losses = [x for x in _dev_losses(history_csv).values() if math.isfinite(x)]
-    return min(losses, default=math.inf)
+    """The lowest dev loss recorded by earlier epochs of a resumed run (inf if none); every
+    row counts, a rerun epoch's first one too: `model.keras` may hold the model it saved."""
+    if not history_csv.exists():
+        return math.inf
+    with open(history_csv, encoding="utf-8", newline="") as f:
+        losses = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
+    return min([x for x in losses if math.isfinite(x)], default=math.inf)
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):

@@ -5,7 +5,6 @@ Built on `matplotlib.figure.Figure` directly (not pyplot): no display, no global
 and importing this module selects no backend. Every function saves one PNG and returns its path.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,12 @@ def _save(fig: Figure, path) -> Path:
 
 
 def training_curves(history_csv, path) -> Path | None:
-    """Loss and metric curves per epoch (train and dev) from Keras's `history.csv`; one panel
-    per quantity. Returns None when the history holds no epoch."""
-    with open(history_csv, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
+    """Loss and metric curves per epoch (train and dev) from Keras's `history.csv` (an epoch
+    run twice, after a resume, drawn once); one panel per quantity. Returns None when the
+    history holds no epoch."""
+    from seq2seq.callbacks import read_history
+
+    rows = read_history(history_csv)
     if not rows:
         return None
     epochs = [int(r["epoch"]) + 1 for r in rows]

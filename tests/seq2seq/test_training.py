@@ -1,7 +1,13 @@
 import keras
 import numpy as np
 
-from seq2seq.callbacks import EarlyStopping, ProgressLog, TimeLimit, make_callbacks
+from seq2seq.callbacks import (
+    EarlyStopping,
+    ProgressLog,
+    TimeLimit,
+    make_callbacks,
+    read_history,
+)
 from seq2seq.training import make_optimizer
 from tests.seq2seq.helpers import batch, tiny_model
 
@@ -96,3 +102,11 @@ def test_early_stopping_reads_only_the_epochs_before_the_resume(tmp_path):
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.8, 1, 0)
     stopping.on_epoch_begin(3)  # only the first epoch of a run reads the history
     assert stopping.best == 1.8
+
+
+def test_history_keeps_the_last_row_of_a_rerun_epoch(tmp_path):
+    history = tmp_path / "history.csv"
+    assert read_history(history) == []
+    history.write_text("epoch,loss,val_loss\n0,3.0,2.0\n1,2.5,1.0\n2,2.4,1.5\n1,2.6,1.8\n")
+    rows = read_history(history)
+    assert [(r["epoch"], r["val_loss"]) for r in rows] == [("0", "2.0"), ("1", "1.8"), ("2", "1.5")]
