@@ -1,6 +1,7 @@
 """The speech recognition pipeline's config: one frozen dataclass per YAML section (`data`,
 `features`, `augment`, `model`, `train`, `decode`), each checking its values
-(`seq2seq.config.validate`); `pipelines/asr.py --help` lists them.
+(`seq2seq.config.validate`); a YAML file in `configs/asr/` sets what differs from these
+defaults, and `python -m pipelines.asr train --help` explains the keys.
 """
 
 import dataclasses

@@ -1,6 +1,7 @@
 """The translation pipeline's config: one frozen dataclass per YAML section (`data`, `model`,
-`train`, `decode`), each checking its values (`seq2seq.config.validate`). The defaults are
-those of `configs/translate/bible.yaml`'s model; `pipelines/translate.py --help` lists them.
+`train`, `decode`), each checking its values (`seq2seq.config.validate`); a YAML file in
+`configs/translate/` sets what differs from these defaults, and
+`python -m pipelines.translate train --help` explains the keys.
 """
 
 import dataclasses
