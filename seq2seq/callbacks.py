@@ -274,12 +274,12 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         if not self._first_epoch:
             return
         self._first_epoch = False
-        earlier = {e: x for e, x in _dev_losses(self.history_csv).items() if e < epoch}
-        finite = {e: x for e, x in earlier.items() if math.isfinite(x)}
+        losses = _dev_losses(self.history_csv).items()
+        finite = {e: x for e, x in losses if e < epoch and math.isfinite(x)}
         if finite:
             self.best_epoch = min(finite, key=lambda e: (finite[e], e))
             self.best = finite[self.best_epoch]
-            self.wait = sum(e > self.best_epoch for e in earlier)
+            self.wait = epoch - 1 - self.best_epoch  # every epoch since, as Keras counts
 
 
 def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):

@@ -102,6 +102,11 @@ def test_early_stopping_reads_only_the_epochs_before_the_resume(tmp_path):
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.8, 1, 0)
     stopping.on_epoch_begin(3)  # only the first epoch of a run reads the history
     assert stopping.best == 1.8
+    # A kill between the backup and the history row of epoch 2: the epoch still counts.
+    (tmp_path / "history.csv").write_text("epoch,loss,val_loss\n0,3.0,2.0\n1,2.5,1.8\n")
+    stopping.on_train_begin()
+    stopping.on_epoch_begin(3)
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.8, 1, 1)
 
 
 def test_history_keeps_the_last_row_of_a_rerun_epoch(tmp_path):
