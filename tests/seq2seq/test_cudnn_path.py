@@ -10,6 +10,7 @@ only the part of the forward graph that computes the mask checks. The profile of
 
 import importlib
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -103,10 +104,9 @@ def test_input_feeding_and_recurrent_dropout_leave_cudnn(tiny_corpus, gpu_visibl
     assert ops == {layer: BOTH_DIRECTIONS for layer in ops} and len(ops) == 4
 
     model, dataset = translation_setup(tiny_corpus)
-    for layer in model.recurrent_layers():
-        for inner in getattr(layer, "forward_layer", layer), getattr(layer, "backward_layer", None):
-            if inner is not None:
-                inner.cell.recurrent_dropout = 0.1
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.RNN):
+            layer.cell.recurrent_dropout = 0.1
     ops = cudnn_ops_by_layer(model, dataset)
     assert all(found == [] for found in ops.values()), ops
 
