@@ -41,6 +41,9 @@ def _parser():
     parser.add_argument("--asr-set", nargs="+", default=[], metavar="KEY=VALUE")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument(
+        "--trace-dir", default="runs/profile", help="where the profiler traces go (large files)"
+    )
+    parser.add_argument(
         "--quick", action="store_true", help="few batches and sentences: a smoke test"
     )
     return parser
@@ -99,7 +102,7 @@ def run(args) -> dict:
             ["--translate-config", args.translate_config, "--asr-config", args.asr_config]
             + (["--translate-set", *args.translate_set] if args.translate_set else [])
             + (["--asr-set", *args.asr_set] if args.asr_set else [])
-            + ["--trace-dir", str(Path(args.out) / "traces")]
+            + ["--trace-dir", args.trace_dir]
             + ["--quick"] * quick
         )
     )

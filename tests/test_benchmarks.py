@@ -24,6 +24,7 @@ def _tiny_configs(tiny_corpus, tiny_speech, tmp_path) -> list[str]:
 def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)]
+        + ["--trace-dir", str(tmp_path / "traces")]
         + _tiny_configs(tiny_corpus, tiny_speech, tmp_path),
         capture_output=True,
         text=True,
