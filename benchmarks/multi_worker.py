@@ -13,7 +13,6 @@ machines.
 """
 
 import argparse
-import csv
 import json
 import os
 import socket
@@ -46,8 +45,11 @@ def start_local_workers(command: list[str], logs: list[Path]) -> list[subprocess
 
 
 def history(run_dir) -> list[dict]:
-    with open(Path(run_dir) / "history.csv", encoding="utf-8", newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
+    """The run's `history.csv` rows (one per epoch) with float values."""
+    from seq2seq.callbacks import read_history
+
+    rows = read_history(Path(run_dir) / "history.csv")
+    return [{k: float(v) for k, v in row.items() if v} for row in rows]
 
 
 def _train_command(args, run_dir, strategy):

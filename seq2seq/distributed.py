@@ -118,7 +118,7 @@ def shard_by_data(ds: tf.data.Dataset) -> tf.data.Dataset:
 
 def _patch_keras_for_multi_worker():
     """Works around keras-team/keras#20585 (Keras 3 `fit` under MultiWorkerMirroredStrategy),
-    checked with Keras 3.15 and TensorFlow 2.21 by tests/distributed/test_multi_worker.py:
+    checked with Keras 3.15 and TensorFlow 2.21 by tests/seq2seq/test_multi_worker.py:
 
     1. `_maybe_symbolic_build` builds the model from a first batch that it "reduces" across
        replicas with an eager cross-worker reduce, which fails on a `PerReplica` input. The

@@ -17,9 +17,6 @@ from tests.helpers import tiny_translate_train
 pytestmark = pytest.mark.slow
 
 
-_train = tiny_translate_train
-
-
 def _run(command) -> str:
     result = subprocess.run(command, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -45,10 +42,12 @@ def _bleu(run) -> float:
 
 def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_corpus, tmp_path):
     epochs = "train.epochs=10"
-    _run(_train(tmp_path / "uninterrupted", tiny_corpus, epochs))
+    _run(tiny_translate_train(tmp_path / "uninterrupted", tiny_corpus, epochs))
     run = tmp_path / "killed"
     with open(tmp_path / "killed.log", "w") as log:
-        process = subprocess.Popen(_train(run, tiny_corpus, epochs), stdout=log, stderr=log)
+        process = subprocess.Popen(
+            tiny_translate_train(run, tiny_corpus, epochs), stdout=log, stderr=log
+        )
         deadline = time.monotonic() + 300
         while not (run / "backup/epoch-3").exists():
             assert process.poll() is None and time.monotonic() < deadline, "no third epoch"
@@ -58,7 +57,7 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_corpus, tmp_path):
         process.wait()
     assert not (run / COMPLETE).exists()
 
-    output = _run(_train(run, tiny_corpus, epochs))
+    output = _run(tiny_translate_train(run, tiny_corpus, epochs))
     resumed = int(re.search(r"resuming after epoch (\d+)", output).group(1))
     assert 3 <= resumed < 10
     trained = [int(n) for n in re.findall(r"Epoch (\d+)/10", output)]
@@ -71,7 +70,7 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_corpus, tmp_path):
 def test_deterministic_runs_give_identical_weights(tiny_corpus, tmp_path):
     settings = ["train.epochs=3", "train.deterministic=true"]
     for name in ("a", "b"):
-        _run(_train(tmp_path / name, tiny_corpus, *settings))
+        _run(tiny_translate_train(tmp_path / name, tiny_corpus, *settings))
     first, second = (load_run(tmp_path / name, TranslationConfig)[1].get_weights() for name in "ab")
     assert len(first) == len(second) > 0
     for a, b in zip(first, second, strict=True):
@@ -81,7 +80,7 @@ def test_deterministic_runs_give_identical_weights(tiny_corpus, tmp_path):
 def test_ctrl_c_exits_cleanly_and_keeps_the_backup(tiny_corpus, tmp_path):
     run = tmp_path / "run"
     process = subprocess.Popen(
-        _train(run, tiny_corpus, "train.epochs=30"),
+        tiny_translate_train(run, tiny_corpus, "train.epochs=30"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
