@@ -67,7 +67,12 @@ def measure(pairs, dev_sources, vocab_size, embedding_dim, units, train_batches=
     ds = ds.map(
         lambda s, t: ((source_vec(s), target_vec(t)[:, :-1]), target_vec(t)[:, 1:])
     ).prefetch(tf.data.AUTOTUNE)
-    model = TutorialTranslator(vocab_size, vocab_size, embedding_dim, units)
+    # Size the embeddings and the softmax by the vocabularies actually built: on a small corpus
+    # they hold fewer than `vocab_size` words, and an untrained output row past the end would
+    # be an id with no word.
+    model = TutorialTranslator(
+        source_vec.vocabulary_size(), target_vec.vocabulary_size(), embedding_dim, units
+    )
     model.compile(optimizer="adam", loss=_masked_loss)
     tokens, start = 0, None
     for i, (inputs, labels) in enumerate(ds.repeat()):
@@ -103,6 +108,7 @@ def measure(pairs, dev_sources, vocab_size, embedding_dim, units, train_batches=
     decode_seconds = time.perf_counter() - start
     return {
         "parameters": model.count_params(),
+        "vocabulary_sizes": [source_vec.vocabulary_size(), target_vec.vocabulary_size()],
         "train_target_tokens_per_second": round(tokens / train_seconds, 1),
         "decode_greedy_sentences_per_second": round(len(dev_sources) / decode_seconds, 2),
     }

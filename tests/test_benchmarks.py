@@ -100,3 +100,28 @@ def test_self_times_subtract_nested_events():
     assert _in_scope("model_1/encoder_bilstm_1_1/forward_lstm/CudnnRNNV3", "forward_lstm")
     assert _in_scope("model_1/encoder_bilstm_1_1/x", "encoder_bilstm")
     assert not _in_scope("model_1/encoder_bilstm_2/x", "encoder_bilstm_1")
+
+
+def test_the_tutorial_reference_sizes_its_softmax_by_the_vocabulary_it_built():
+    """On a corpus with fewer words than `vocab_size`, the reference model's softmax must cover
+    only the words it has: an output row past the vocabulary's end once made greedy decoding
+    index past it (a CI failure that depended on the random initialization)."""
+    from benchmarks import reference
+
+    pairs = [(f"hola mundo {i}", f"hello world {i}") for i in range(20)]
+    result = reference.measure(
+        pairs,
+        ["hola mundo 3"] * 4,
+        vocab_size=1000,
+        embedding_dim=8,
+        units=8,
+        train_batches=2,
+        warmup=1,
+    )
+    # 20 numbers + 2 words + [START], [END], padding and [UNK] on each side.
+    assert result["vocabulary_sizes"] == [26, 26]
+    embeddings = 2 * 26 * 8
+    output_layer = (8 + 8) * 26 + 26
+    assert result["parameters"] > embeddings + output_layer
+    assert result["parameters"] < 1000 * 8  # one embedding of `vocab_size` rows would exceed it
+    assert result["decode_greedy_sentences_per_second"] > 0
