@@ -55,12 +55,15 @@ def _masked_loss(y_true, y_pred):
     return tf.reduce_sum(loss * mask) / tf.reduce_sum(mask)
 
 
-def measure(pairs, dev_sources, vocab_size, embedding_dim, units, train_batches=40, warmup=8):
-    """Training target tokens/s and greedy decoding sentences/s of the tutorial model."""
+def measure(pairs, dev_sources, vocab_sizes, embedding_dim, units, train_batches=40, warmup=8):
+    """Training target tokens/s and greedy decoding sentences/s of the tutorial model.
+
+    `vocab_sizes` (source, target) caps the word vocabularies, as our subword ones are capped.
+    """
     sources = [s for s, _ in pairs]
     targets = [t for _, t in pairs]
-    source_vec = keras.layers.TextVectorization(vocab_size, standardize=_standardize)
-    target_vec = keras.layers.TextVectorization(vocab_size, standardize=_standardize)
+    source_vec = keras.layers.TextVectorization(vocab_sizes[0], standardize=_standardize)
+    target_vec = keras.layers.TextVectorization(vocab_sizes[1], standardize=_standardize)
     source_vec.adapt(sources)
     target_vec.adapt(targets)
     ds = tf.data.Dataset.from_tensor_slices((sources, targets)).shuffle(len(pairs)).batch(64)
@@ -68,7 +71,7 @@ def measure(pairs, dev_sources, vocab_size, embedding_dim, units, train_batches=
         lambda s, t: ((source_vec(s), target_vec(t)[:, :-1]), target_vec(t)[:, 1:])
     ).prefetch(tf.data.AUTOTUNE)
     # Size the embeddings and the softmax by the vocabularies actually built: on a small corpus
-    # they hold fewer than `vocab_size` words, and an untrained output row past the end would
+    # they hold fewer words than the caps, and an untrained output row past the end would
     # be an id with no word.
     model = TutorialTranslator(
         source_vec.vocabulary_size(), target_vec.vocabulary_size(), embedding_dim, units

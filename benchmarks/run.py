@@ -82,7 +82,7 @@ def run(args) -> dict:
     tutorial = reference.measure(
         pairs,
         dev,
-        config.data.source_vocab_size,
+        (config.data.source_vocab_size, config.data.target_vocab_size),
         config.model.embedding_dim,
         config.model.units,
         train_batches=4 if quick else 40,

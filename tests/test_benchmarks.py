@@ -103,7 +103,7 @@ def test_self_times_subtract_nested_events():
 
 
 def test_the_tutorial_reference_sizes_its_softmax_by_the_vocabulary_it_built():
-    """On a corpus with fewer words than `vocab_size`, the reference model's softmax must cover
+    """On a corpus with fewer words than its cap, the reference model's softmax must cover
     only the words it has: an output row past the vocabulary's end once made greedy decoding
     index past it (a CI failure that depended on the random initialization)."""
     from benchmarks import reference
@@ -112,16 +112,16 @@ def test_the_tutorial_reference_sizes_its_softmax_by_the_vocabulary_it_built():
     result = reference.measure(
         pairs,
         ["hola mundo 3"] * 4,
-        vocab_size=1000,
+        vocab_sizes=(1000, 12),
         embedding_dim=8,
         units=8,
         train_batches=2,
         warmup=1,
     )
-    # 20 numbers + 2 words + [START], [END], padding and [UNK] on each side.
-    assert result["vocabulary_sizes"] == [26, 26]
-    embeddings = 2 * 26 * 8
-    output_layer = (8 + 8) * 26 + 26
+    # Source: 20 numbers + 2 words + [START], [END], padding and [UNK]; the target is capped.
+    assert result["vocabulary_sizes"] == [26, 12]
+    embeddings = (26 + 12) * 8
+    output_layer = (8 + 8) * 12 + 12
     assert result["parameters"] > embeddings + output_layer
-    assert result["parameters"] < 1000 * 8  # one embedding of `vocab_size` rows would exceed it
+    assert result["parameters"] < 1000 * 8  # one embedding of 1000 rows would exceed it
     assert result["decode_greedy_sentences_per_second"] > 0
