@@ -11,6 +11,10 @@ the same-size model written as plainly as the TensorFlow tutorial writes it
 profiles of `benchmarks/profile.py` (training step and decoding call): on a GPU (`--suite
 gpu`) the table shows whether every recurrent layer ran the cuDNN kernel. Writes
 `benchmarks/results/<machine>-<date>.json` and `.md`.
+
+With `--repeats N` the throughput measurements (ours and the reference's, interleaved) run N
+times and the JSON and table give the median of each figure, ratios taken within each repeat,
+plus the range of the main figures: on a shared machine one run can be off by 20-50%.
 """
 
 import argparse
@@ -19,6 +23,7 @@ import json
 import os
 import platform
 import resource
+import statistics
 import sys
 from pathlib import Path
 
@@ -32,21 +37,79 @@ def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--suite", choices=["cpu", "gpu"], default="cpu")
+    parser.add_argument(
+        "--suite",
+        choices=["cpu", "gpu"],
+        default="cpu",
+        help="gpu: the same measurements, refused without a GPU; the table shows cuDNN use",
+    )
     parser.add_argument("--translate-config", default="configs/translate/bible_small.yaml")
     parser.add_argument("--translate-run", default=None, help="trained run: decoding, export")
     parser.add_argument("--translate-set", nargs="+", default=[], metavar="KEY=VALUE")
     parser.add_argument("--asr-config", default="configs/asr/synth_small.yaml")
     parser.add_argument("--asr-run", default=None, help="trained run: transcription, export")
     parser.add_argument("--asr-set", nargs="+", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--out", default="benchmarks/results")
+    parser.add_argument(
+        "--out", default="benchmarks/results", help="folder for <suite><cpus>-<date>.json/.md"
+    )
     parser.add_argument(
         "--trace-dir", default="runs/profile", help="where the profiler traces go (large files)"
     )
     parser.add_argument(
         "--quick", action="store_true", help="few batches and sentences: a smoke test"
     )
+    parser.add_argument(
+        "--repeats",
+        type=_positive,
+        default=1,
+        help="run the throughput measurements N times and report medians and ranges",
+    )
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def median_of(samples: list):
+    """The samples (equal-shaped JSON values) merged: numbers by their median, anything else
+    (names, settings) from the first sample."""
+    first = samples[0]
+    if isinstance(first, dict):
+        return {key: median_of([s[key] for s in samples]) for key in first}
+    if _is_number(first) and len(set(samples)) > 1:
+        return round(statistics.median(samples), 4)
+    return first
+
+
+def ranges_of(samples: list[dict], prefix: str = "") -> dict:
+    """`{"dotted.key": [min, max]}` for every number that differed between the samples."""
+    ranges = {}
+    for key, value in samples[0].items():
+        values = [s[key] for s in samples]
+        if isinstance(value, dict):
+            ranges.update(ranges_of(values, f"{prefix}{key}."))
+        elif _is_number(value) and len(set(values)) > 1:
+            ranges[prefix + key] = [min(values), max(values)]
+    return ranges
+
+
+# The figures whose range the table shows after a run with --repeats.
+RANGE_ROWS = [
+    "translation.train_target_tokens_per_second",
+    "translation.tutorial_reference.train_target_tokens_per_second",
+    "translation.train_speedup_over_tutorial",
+    "translation.decode_sentences_per_second.greedy",
+    "translation.tutorial_reference.decode_greedy_sentences_per_second",
+    "translation.greedy_decode_speedup_over_tutorial",
+    "speech.train_input_frames_per_second",
+]
 
 
 def _machine(tf) -> dict:
@@ -58,14 +121,8 @@ def _machine(tf) -> dict:
     }
 
 
-def run(args) -> dict:
-    import tensorflow as tf
-
-    from seq2seq import translator
-    from seq2seq.config import load_config
-
-    if args.suite == "gpu" and not tf.config.list_physical_devices("GPU"):
-        raise SystemExit("error: --suite gpu needs a GPU; this machine has none")
+def _measure_once(args, pairs, dev, config) -> dict:
+    """One pass of the throughput measurements: ours, then the reference's."""
     quick = args.quick
     mt = translate_speed.measure(
         translate_speed.make_parser().parse_args(
@@ -76,9 +133,6 @@ def run(args) -> dict:
             + (["--pipeline-batches", "10"] * quick)
         )
     )
-    config = load_config(translator.TranslationConfig, args.translate_config, args.translate_set)
-    pairs, _ = translator._read(config.data, "train")
-    dev = [s for s, _ in translator._read(config.data, "dev")[0]][: 8 if quick else 200]
     tutorial = reference.measure(
         pairs,
         dev,
@@ -97,20 +151,7 @@ def run(args) -> dict:
             + (["--pipeline-batches", "10"] * quick)
         )
     )
-    profiles = profile.run(
-        profile.make_args(
-            ["--translate-config", args.translate_config, "--asr-config", args.asr_config]
-            + (["--translate-set", *args.translate_set] if args.translate_set else [])
-            + (["--asr-set", *args.asr_set] if args.asr_set else [])
-            + ["--trace-dir", args.trace_dir]
-            + ["--quick"] * quick
-        )
-    )
     return {
-        "suite": args.suite,
-        "quick": quick,
-        "date": datetime.date.today().isoformat(),
-        "machine": _machine(tf),
         "translation": {
             **mt,
             "input_pipeline_headroom": round(
@@ -133,6 +174,43 @@ def run(args) -> dict:
                 asr["input_pipeline_batches_per_second"] / asr["train_batches_per_second"], 1
             ),
         },
+    }
+
+
+def run(args) -> dict:
+    import tensorflow as tf
+
+    from seq2seq import translator
+    from seq2seq.config import load_config
+
+    if args.suite == "gpu" and not tf.config.list_physical_devices("GPU"):
+        raise SystemExit("error: --suite gpu needs a GPU; this machine has none")
+    quick = args.quick
+    config = load_config(translator.TranslationConfig, args.translate_config, args.translate_set)
+    pairs, _ = translator._read(config.data, "train")
+    dev = [s for s, _ in translator._read(config.data, "dev")[0]][: 8 if quick else 200]
+    samples = []
+    for repeat in range(args.repeats):
+        if args.repeats > 1:
+            print(f"repeat {repeat + 1} of {args.repeats}", file=sys.stderr, flush=True)
+        samples.append(_measure_once(args, pairs, dev, config))
+    profiles = profile.run(
+        profile.make_args(
+            ["--translate-config", args.translate_config, "--asr-config", args.asr_config]
+            + (["--translate-set", *args.translate_set] if args.translate_set else [])
+            + (["--asr-set", *args.asr_set] if args.asr_set else [])
+            + ["--trace-dir", args.trace_dir]
+            + ["--quick"] * quick
+        )
+    )
+    return {
+        "suite": args.suite,
+        "quick": quick,
+        "date": datetime.date.today().isoformat(),
+        "machine": _machine(tf),
+        "repeats": args.repeats,
+        **median_of(samples),
+        "ranges": ranges_of(samples) if args.repeats > 1 else {},
         "profile": {"translation": profiles["translation"], "speech": profiles["speech"]},
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
@@ -206,12 +284,23 @@ def markdown(results: dict) -> str:
     lines = [
         f"Benchmark suite `{results['suite']}`, {results['date']}, {results['machine']['cpus']} "
         f"CPUs, GPUs: {results['machine']['gpus'] or 'none'}"
-        + (" (quick smoke run: figures not meaningful)" if results["quick"] else ""),
+        + (" (quick smoke run: figures not meaningful)" if results["quick"] else "")
+        + (
+            f"; medians of {results['repeats']} repeats (ratios taken within each repeat)"
+            if results["repeats"] > 1
+            else ""
+        ),
         "",
         "| measure | this toolkit | TF-tutorial-style reference | ratio |",
         "|---|---:|---:|---:|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
     ]
+    shown = [key for key in RANGE_ROWS if key in results["ranges"]]
+    if shown:
+        lines += ["", "| range over the repeats | min | max |", "|---|---:|---:|"]
+        lines += [
+            f"| {key} | {low} | {high} |" for key in shown for low, high in [results["ranges"][key]]
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -23,7 +23,8 @@ def _tiny_configs(tiny_corpus, tiny_speech, tmp_path) -> list[str]:
 
 def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.run", "--quick", "--out", str(tmp_path)]
+        [sys.executable, "-m", "benchmarks.run", "--quick", "--repeats", "2"]
+        + ["--out", str(tmp_path)]
         + ["--trace-dir", str(tmp_path / "traces")]
         + _tiny_configs(tiny_corpus, tiny_speech, tmp_path),
         capture_output=True,
@@ -49,6 +50,11 @@ def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
     assert results["peak_memory_mb"] > 100
     table = json_path.with_suffix(".md").read_text()
     assert "| translation: training target tokens/s |" in table and "quick smoke run" in table
+    # Two repeats: medians, and the range of figures that differed (timings always do).
+    assert results["repeats"] == 2 and "medians of 2 repeats" in table
+    low, high = results["ranges"]["translation.train_target_tokens_per_second"]
+    assert low <= mt["train_target_tokens_per_second"] <= high
+    assert "| translation.train_target_tokens_per_second |" in table
     # The profiles: on a CPU, no recurrent layer runs a cuDNN kernel.
     assert "| speech: recurrent layers on cuDNN kernels in training | 0 of 2 |" in table
     assert results["profile"]["translation"]["train_step"]["recurrent_layers_on_cudnn"]
@@ -125,3 +131,21 @@ def test_the_tutorial_reference_sizes_its_softmax_by_the_vocabulary_it_built():
     assert result["parameters"] > embeddings + output_layer
     assert result["parameters"] < 1000 * 8  # one embedding of 1000 rows would exceed it
     assert result["decode_greedy_sentences_per_second"] > 0
+
+
+def test_repeats_merge_into_medians_and_ranges():
+    from benchmarks.run import median_of, ranges_of
+
+    samples = [
+        {"tokens": 100.0, "decode": {"greedy": 5.0}, "config": "a.yaml", "parameters": 7},
+        {"tokens": 300.0, "decode": {"greedy": 4.0}, "config": "a.yaml", "parameters": 7},
+        {"tokens": 120.0, "decode": {"greedy": 4.0}, "config": "a.yaml", "parameters": 7},
+    ]
+    assert median_of(samples) == {
+        "tokens": 120.0,
+        "decode": {"greedy": 4.0},
+        "config": "a.yaml",
+        "parameters": 7,
+    }
+    assert median_of(samples[:2])["tokens"] == 200.0
+    assert ranges_of(samples) == {"tokens": [100.0, 300.0], "decode.greedy": [4.0, 5.0]}
