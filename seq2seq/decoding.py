@@ -1,9 +1,10 @@
 """Batched greedy and beam-search decoding in stock TensorFlow ops.
 
 The encoder runs once; its outputs and their attention projection are cached, and the decoder
-advances one token at a time from its recurrent state (`model.decode_step`), never re-running
-over the prefix. Only stock ops are used (no `GatherTree`-style custom op), so a decoder
-exported in a SavedModel serves from plain TensorFlow.
+advances one token at a time from its state (`model.decode_step`: the recurrent state, or a
+Transformer's key/value cache), never re-running over the prefix. Only stock ops are used (no
+`GatherTree`-style custom op), so a decoder exported in a SavedModel serves from plain
+TensorFlow.
 """
 
 import keras
@@ -16,6 +17,15 @@ def _never_generated(logits):
     """Masks PAD and BOS, which a decoder must never emit, out of logits (batch, vocab)."""
     ids = tf.range(tf.shape(logits)[-1])[tf.newaxis]
     return tf.where((ids == PAD_ID) | (ids == BOS_ID), -float("inf"), logits)
+
+
+def _growing(state):
+    """Loop shape invariants for the decoding state: state tensors of rank 3 or more (a
+    Transformer's key/value caches) grow along axis 1, one position per step."""
+    shapes = [
+        tf.TensorShape([None, None, *s.shape[2:]]) if s.shape.rank >= 3 else None for s in state
+    ]
+    return [(state, shapes)]
 
 
 class SequenceDecoder(tf.Module):
@@ -44,7 +54,7 @@ class SequenceDecoder(tf.Module):
         source_lengths = tf.reduce_sum(tf.cast(source_mask, tf.float32), axis=1)
         limits = tf.cast(tf.math.ceil(source_lengths * self.max_length_ratio), tf.int32)
         limits += self.max_length_offset
-        if getattr(self.model, "max_length", None):  # a Transformer's prefix buffer
+        if getattr(self.model, "max_length", None):  # a Transformer has max_length positions
             limits = tf.minimum(limits, self.model.max_length)
         return encoder_outputs, source_mask, state, limits
 
@@ -58,6 +68,7 @@ class SequenceDecoder(tf.Module):
         outputs = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         step = tf.constant(0)
         while step < tf.reduce_max(limits) and not tf.reduce_all(finished):
+            tf.autograph.experimental.set_loop_options(shape_invariants=_growing(state))
             logits, state, _ = self.model.decode_step(
                 tokens, state, encoder_outputs, source_mask, projected_keys
             )
@@ -93,7 +104,7 @@ class SequenceDecoder(tf.Module):
         step = tf.constant(0)
         while step < tf.reduce_max(limits) and not tf.reduce_all(finished):
             tf.autograph.experimental.set_loop_options(
-                shape_invariants=[(sequences, tf.TensorShape([None, None, None]))]
+                shape_invariants=[(sequences, tf.TensorShape([None, None, None]))] + _growing(state)
             )
             logits, state, _ = self.model.decode_step(
                 tokens, state, encoder_outputs, source_mask, projected_keys

@@ -4,12 +4,15 @@ comparison, one config switch away (`model.type: transformer`).
 Pre-norm blocks of Keras `MultiHeadAttention` and a ReLU feed-forward layer, sinusoidal or
 learned positions, the same tokenizers, input pipeline, loss, decoding and reports as the
 recurrent model. It exposes the recurrent model's decoding interface (`encode`, `decode_step`,
-`precompute`), so `SequenceDecoder` and the exported models drive it unchanged: its decoding
-state is the target prefix written so far in a fixed-size buffer, and each step reruns the
-decoder over that prefix (no key/value cache: simple and exportable, quadratic in length).
+`precompute`), so `SequenceDecoder` and the exported models drive it unchanged. A decoding
+step runs the decoder for the new position only: its decoding state holds each decoder
+block's self-attention keys and values of the prefix so far (a cache that grows by one
+position per step), and `precompute` projects the encoder outputs into each block's
+cross-attention keys and values once per sentence.
 """
 
 import math
+import warnings
 
 import keras
 from keras import ops
@@ -19,10 +22,15 @@ POSITIONS = ("sinusoidal", "learned")
 
 def sinusoids(length, dim):
     """The fixed positional encodings of "Attention is all you need": (length, dim)."""
-    positions = ops.cast(ops.arange(length), "float32")[:, None]
+    return sinusoids_at(ops.arange(length), dim)
+
+
+def sinusoids_at(positions, dim):
+    """The sinusoidal encodings of the integer `positions` (n,): (n, dim)."""
+    positions = ops.cast(positions, "float32")[:, None]
     rates = ops.exp(-math.log(10000.0) * ops.cast(ops.arange(0, dim, 2), "float32") / dim)
     angles = positions * rates[None, :]  # (length, dim / 2)
-    return ops.reshape(ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1), (length, dim))
+    return ops.reshape(ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1), (-1, dim))
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -86,6 +94,39 @@ class TransformerBlock(keras.layers.Layer):
             x = x + self.drop(h, training=training)
         h = self.ffn_out(self.ffn_in(self.norms[2](x)))
         return x + self.drop(h, training=training), weights
+
+    def step(self, x, keys, values, context_keys_values=None, context_mask=None):
+        """`call` (inference) for one new position x (batch, 1, units) of a causal decoder,
+        with `keys`, `values` (batch, steps, heads, key_dim) the self-attention projections
+        of the positions before it and `context_keys_values` the cross-attention projections
+        of the encoder outputs (`project_context`). Returns (outputs (batch, 1, units), keys
+        and values with this position appended, cross-attention weights (batch, heads, 1,
+        src_len) or None)."""
+        attention = self.self_attention
+        h = self.norms[0](x)
+        keys = ops.concatenate([keys, attention.key_dense(h)], axis=1)
+        values = ops.concatenate([values, attention.value_dense(h)], axis=1)
+        # Every earlier position is real (decoding writes no padding before a live token).
+        with warnings.catch_warnings():  # the first position's softmax is over one key
+            warnings.filterwarnings("ignore", "You are using a softmax over axis")
+            h, _ = attention._compute_attention(attention.query_dense(h), keys, values)
+        x = x + attention.output_dense(h)
+        weights = None
+        if self.cross is not None:
+            query = self.cross.query_dense(self.norms[1](x))
+            h, weights = self.cross._compute_attention(
+                query,
+                *context_keys_values,
+                attention_mask=context_mask[:, None, :],
+                return_attention_scores=True,
+            )
+            x = x + self.cross.output_dense(h)
+        h = self.ffn_out(self.ffn_in(self.norms[2](x)))
+        return x + h, keys, values, weights
+
+    def project_context(self, context):
+        """The cross-attention keys and values of encoder outputs, for `step`."""
+        return [self.cross.key_dense(context), self.cross.value_dense(context)]
 
     def get_config(self):
         return {
@@ -181,13 +222,15 @@ class TransformerTranslator(keras.Model):
 
     def encode(self, source, training=False):
         """source (batch, src_len) -> (outputs (batch, src_len, units), mask, decoding state:
-        an empty target buffer (batch, max_length) and the next position (batch,))."""
+        the next position (batch,), then each decoder block's self-attention keys and values
+        of the prefix so far, empty: (batch, 0, heads, units / heads))."""
         mask = ops.not_equal(source, 0)
         x = self._embed(self.source_embedding, source, training)
         for block in self.encoder_blocks:
             x, _ = block(x, mask, training=training)
         batch = ops.shape(source)[0]
-        state = [ops.zeros((batch, self.max_length), "int32"), ops.zeros((batch,), "int32")]
+        empty = ops.zeros((batch, 0, self.heads, self.units // self.heads), x.dtype)
+        state = [ops.zeros((batch,), "int32")] + [empty] * (2 * self.num_layers)
         return self.encoder_norm(x), mask, state
 
     def _decode(self, target_in, encoder_outputs, source_mask, training=False):
@@ -207,19 +250,32 @@ class TransformerTranslator(keras.Model):
         return self._decode(target_in, encoder_outputs, source_mask, training)[0]
 
     def precompute(self, encoder_outputs):
-        """Nothing to cache for the steps (the recurrent model projects its attention keys)."""
-        return None
+        """Each decoder block's cross-attention keys and values of the encoder outputs."""
+        return [block.project_context(encoder_outputs) for block in self.decoder_blocks]
 
     def decode_step(self, previous_ids, state, encoder_outputs, source_mask, projected_keys=None):
-        """Writes `previous_ids` (batch,) at the next position of the prefix buffer and reruns
-        the decoder over the prefix: (logits (batch, vocab), state, last layer's cross-attention
-        weights of the new position, averaged over heads (batch, src_len))."""
-        buffer, position = state
-        columns = ops.arange(self.max_length)[None, :]
-        buffer = ops.where(columns == position[:, None], previous_ids[:, None], buffer)
-        prefix = buffer[:, : position[0] + 1]  # every row is at the same step
-        logits, weights = self._decode(prefix, encoder_outputs, source_mask)
-        return logits[:, -1], [buffer, position + 1], ops.mean(weights[:, :, -1, :], axis=1)
+        """Runs the decoder for `previous_ids` (batch,) at the next position, attending to the
+        cached keys and values of the prefix: (logits (batch, vocab), state with this
+        position's keys and values appended, last layer's cross-attention weights of the new
+        position, averaged over heads (batch, src_len))."""
+        position, caches = state[0], state[1:]
+        if projected_keys is None:
+            projected_keys = self.precompute(encoder_outputs)
+        embedding = self.target_embedding
+        if self.position_embedding is None:
+            positions = sinusoids_at(position, self.units)
+        else:
+            positions = self.position_embedding(position)
+        x = embedding(previous_ids) * math.sqrt(self.units)
+        x = (x + ops.cast(positions, embedding.compute_dtype))[:, None, :]
+        new_caches = []
+        for i, block in enumerate(self.decoder_blocks):
+            x, keys, values, weights = block.step(
+                x, caches[2 * i], caches[2 * i + 1], projected_keys[i], source_mask
+            )
+            new_caches += [keys, values]
+        logits = self.output_projection(self.decoder_norm(x))[:, 0]
+        return logits, [position + 1, *new_caches], ops.mean(weights[:, :, 0, :], axis=1)
 
     def call(self, inputs, training=False):
         encoder_outputs, source_mask, _ = self.encode(inputs["source"], training=training)

@@ -36,6 +36,43 @@ def test_step_decoding_matches_teacher_forcing(positions):
         assert (np.asarray(weights)[1, 2:] == 0).all()  # source padding is never attended
 
 
+@pytest.mark.parametrize(
+    "positions, steps, offset",
+    [("sinusoidal", 15, 2), ("learned", 15, 2), ("sinusoidal", 0, 20), ("learned", 0, 20)],
+)
+def test_cached_greedy_decoding_matches_rerunning_the_decoder_over_the_prefix(
+    positions, steps, offset
+):
+    """The key/value cache changes the cost of a step, not its result: greedy decoding equals
+    the loop that reruns the whole decoder over the prefix for each new token. A trained
+    model ends its rows with EOS; an untrained one runs to the buffer's 12 positions."""
+    from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
+
+    model = tiny_transformer(positions=positions)
+    if steps:
+        train_steps(model, steps=steps)
+    decoded = np.asarray(SequenceDecoder(model, 1.0, offset).decode(SOURCE))
+
+    limits = np.minimum((SOURCE != 0).sum(1) + offset, model.max_length)
+    prefix = np.full((3, 1), BOS_ID, "int32")
+    finished = np.zeros(3, bool)
+    for step in range(decoded.shape[1]):
+        logits = np.array(model({"source": SOURCE, "target_in": prefix}))[:, -1]
+        logits[:, [PAD_ID, BOS_ID]] = -np.inf
+        tokens = np.where(step + 1 >= limits, EOS_ID, logits.argmax(-1))
+        tokens = np.where(finished, PAD_ID, tokens)
+        finished |= tokens == EOS_ID
+        prefix = np.concatenate([prefix, tokens[:, None].astype("int32")], axis=1)
+    np.testing.assert_array_equal(decoded, prefix[:, 1:])
+    assert finished.all()
+    if steps:
+        assert decoded.shape[1] < limits.max()  # every row wrote EOS before its limit
+    else:
+        assert decoded.shape[1] == model.max_length
+    _, _, state = model.encode(SOURCE)
+    assert len(state) == 1 + 2 * model.num_layers  # the position, then keys and values
+
+
 def test_training_steps_learn():
     losses = train_steps(tiny_transformer(), steps=20)
     assert np.isfinite(losses).all() and losses[-1] < 0.7 * losses[0]
