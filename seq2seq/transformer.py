@@ -20,13 +20,9 @@ from keras import ops
 POSITIONS = ("sinusoidal", "learned")
 
 
-def sinusoids(length, dim):
-    """The fixed positional encodings of "Attention is all you need": (length, dim)."""
-    return sinusoids_at(ops.arange(length), dim)
-
-
-def sinusoids_at(positions, dim):
-    """The sinusoidal encodings of the integer `positions` (n,): (n, dim)."""
+def sinusoids(positions, dim):
+    """The fixed positional encodings of "Attention is all you need" for the integer
+    `positions` (n,): (n, dim)."""
     positions = ops.cast(positions, "float32")[:, None]
     rates = ops.exp(-math.log(10000.0) * ops.cast(ops.arange(0, dim, 2), "float32") / dim)
     angles = positions * rates[None, :]  # (length, dim / 2)
@@ -211,13 +207,14 @@ class TransformerTranslator(keras.Model):
         self.decode_sequence(ops.ones((1, 2), dtype="int32"), *encoded)
         self.built = True
 
-    def _embed(self, embedding, ids, training):
-        length = ops.shape(ids)[1]
+    def _embed(self, embedding, ids, training, first=0):
+        """Embeds ids (batch, length) standing at positions `first`, `first + 1`, ..."""
+        positions = ops.arange(ops.shape(ids)[1]) + first
         if self.position_embedding is None:
-            positions = sinusoids(length, self.units)
+            encodings = sinusoids(positions, self.units)
         else:
-            positions = self.position_embedding(ops.arange(length))
-        x = embedding(ids) * math.sqrt(self.units) + ops.cast(positions, embedding.compute_dtype)
+            encodings = self.position_embedding(positions)
+        x = embedding(ids) * math.sqrt(self.units) + ops.cast(encodings, embedding.compute_dtype)
         return self.drop(x, training=training)
 
     def encode(self, source, training=False):
@@ -261,13 +258,8 @@ class TransformerTranslator(keras.Model):
         position, caches = state[0], state[1:]
         if projected_keys is None:
             projected_keys = self.precompute(encoder_outputs)
-        embedding = self.target_embedding
-        if self.position_embedding is None:
-            positions = sinusoids_at(position, self.units)
-        else:
-            positions = self.position_embedding(position)
-        x = embedding(previous_ids) * math.sqrt(self.units)
-        x = (x + ops.cast(positions, embedding.compute_dtype))[:, None, :]
+        # Every row is at the same step.
+        x = self._embed(self.target_embedding, previous_ids[:, None], False, first=position[0])
         new_caches = []
         for i, block in enumerate(self.decoder_blocks):
             x, keys, values, weights = block.step(
