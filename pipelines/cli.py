@@ -4,6 +4,8 @@ option, and error handling that turns bad input into a one-line message."""
 import argparse
 import logging
 import os
+import subprocess
+import sys
 
 
 def add_train_command(commands, config_help: str, description: str, example: str):
@@ -45,8 +47,14 @@ def main(parser, run, argv=None):
     """Parses arguments and calls `run(args)` (which returns an exit status or None). Bad input
     (ValueError, a missing file) exits with status 2 and a one-line message; a full disk or
     another system error, and a NaN loss, with status 1; Ctrl-C with status 130."""
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show TensorFlow's C++ start-up and device-probe messages (hidden by default); "
+        "give it before the command",
+    )
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    start_tensorflow(args.verbose)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         status = run(args)
@@ -57,3 +65,50 @@ def main(parser, run, argv=None):
     except KeyboardInterrupt:
         parser.exit(130, "interrupted\n")
     raise SystemExit(status or 0)
+
+
+def start_tensorflow(verbose: bool = False):
+    """Imports TensorFlow (without starting its devices: a multi-worker strategy must
+    configure them first). TensorFlow 2.21 writes informational notices
+    (oneDNN, the CUDA probe, graph rewrites) from C++ straight to file descriptor 2 whatever
+    `TF_CPP_MIN_LOG_LEVEL` says. Unless `verbose`, descriptor 2 becomes a pipe whose lines are
+    forwarded to the real stderr except absl's INFO and WARNING lines (`I1130 ...`,
+    `W1130 ...`), its "before absl::InitializeLog()" banner and the CUDA probe's errors on a
+    machine without a GPU driver; other errors and fatal messages still show. Python's own
+    `sys.stderr` (progress bars, logging, tracebacks) writes to the real stderr directly."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        _filter_native_stderr()
+    import tensorflow  # noqa: F401 (the first round of notices; the filter stays in place)
+
+
+# Run by a child process that reads the pipe until every writer has closed it, so that a fatal
+# message printed just before a crash still gets through. Drops absl's INFO/WARNING lines, its
+# banner, the CUDA probe's error lines on a machine without a GPU driver ("failed call to
+# cuInit") and oneDNN's notice, logged as an error, that it falls back to Eigen for booleans.
+_FILTER = r"""
+import re, sys
+notice = re.compile(
+    rb"^([IW]\d{4} |WARNING: All log messages before absl"
+    rb"|E\d{4} .*(cuInit|cuda_|CUDA|oneDNN supports))"
+)
+for line in sys.stdin.buffer:
+    if not notice.match(line):
+        sys.stdout.buffer.write(line)
+        sys.stdout.buffer.flush()
+"""
+
+
+def _filter_native_stderr():
+    # Only once, and not where stderr is captured (tests run commands in-process).
+    if sys.stderr is not sys.__stderr__ or getattr(_filter_native_stderr, "done", False):
+        return
+    _filter_native_stderr.done = True
+    sys.stderr.flush()
+    real = os.dup(2)
+    filter_process = subprocess.Popen(
+        [sys.executable, "-c", _FILTER], stdin=subprocess.PIPE, stdout=real, close_fds=True
+    )
+    os.dup2(filter_process.stdin.fileno(), 2)
+    filter_process.stdin.close()  # descriptor 2 now holds the pipe's write end
+    sys.stderr = open(real, "w", buffering=1, encoding="utf-8", errors="backslashreplace")

@@ -1,0 +1,32 @@
+import subprocess
+import sys
+
+from pipelines.cli import _FILTER
+
+
+def test_commands_hide_tensorflow_start_up_notices():
+    command = [sys.executable, "-m", "pipelines.report", "/nonexistent-run"]
+    quiet = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 2
+    assert quiet.stderr.strip() == "error: /nonexistent-run: not a run directory (no config.yaml)"
+
+
+def test_native_stderr_filter_drops_notices_and_keeps_errors():
+    lines = [
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+        "I0000 00:00:1796001033.450228   25226 port.cc:153] oneDNN custom operations are on.",
+        "W0000 00:00:1796001033.450228   25226 util.cc:131] oneDNN supports DT_BOOL only ...",
+        "E0000 00:00:1796002575.062274   32159 cuda_platform.cc:52] failed call to cuInit: ...",
+        "E0000 00:00:1796002467.856220   30637 util.cc:131] oneDNN supports DT_BOOL only on ...",
+        "E0000 00:00:1796002575.062274   32159 op_kernel.cc:1] OUT_OF_RANGE: a real error",
+        "F0000 00:00:1796002575.062274   32159 check.cc:1] Check failed: a fatal one",
+        "sox FAIL formats: can't open input file",
+    ]
+    out = subprocess.run(
+        [sys.executable, "-c", _FILTER],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout.splitlines() == lines[5:]
