@@ -11,7 +11,9 @@
    the same files from audio with greedy and beam search, features included, with the
    trained model of `--run-dir` (or the fresh model), in-process (librosa features) and
    through its exported SavedModel (tf.signal features in the graph).
-Prints one JSON object.
+With `--torch`, the same-size PyTorch model (`benchmarks/torch_reference.py`, started from
+the same weights) trains on the same batches, a step of each in turn. Training speed also
+comes as useful FLOP/s (`benchmarks/flops.py`). Prints one JSON object.
 """
 
 import argparse
@@ -23,6 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as a script, this folder comes first on the path, and its profile.py would hide the
+# standard library's `profile` (which PyTorch imports): the repository root instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -36,6 +42,12 @@ def make_parser():
     parser.add_argument("--warmup-batches", type=int, default=3)
     parser.add_argument("--pipeline-batches", type=int, default=100)
     parser.add_argument("--run-dir", default=None, help="transcribe with this trained run")
+    parser.add_argument(
+        "--torch", action="store_true", help="also measure the PyTorch reference (needs torch)"
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="PyTorch threads (default: its own)"
+    )
     return parser
 
 
@@ -52,6 +64,7 @@ def training_setup(config):
     from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
     from data_prep.transcripts import CharacterVocabulary
     from seq2seq import recognizer
+    from seq2seq.distributed import precision_policy
     from seq2seq.speech import subsampled_length
 
     cache = FeatureCache(recognizer.build_caches(config, ("dev",))["dev"])
@@ -63,8 +76,9 @@ def training_setup(config):
         config.data.max_frames,
         spec_augment_config=SpecAugment(),
     )
-    model = recognizer.build_model(config)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0), jit_compile=False)
+    with precision_policy(config.train.precision):
+        model = recognizer.build_model(config)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0), jit_compile=False)
     return model, ds
 
 
@@ -72,6 +86,7 @@ def measure(args) -> dict:
     """Runs the measurements; returns the JSON object."""
     import tensorflow as tf
 
+    from benchmarks.flops import speech_training_flops
     from data_prep.audio import compute_features, load_audio
     from data_prep.manifest import read_manifest
     from seq2seq import recognizer
@@ -92,15 +107,28 @@ def measure(args) -> dict:
     feature_seconds = time.perf_counter() - start
 
     model, ds = training_setup(config)
-    frames, start = 0, None
-    for i, (inputs, labels) in enumerate(ds.repeat()):
-        if i == args.warmup_batches:
-            frames, start = 0, time.perf_counter()
+    batches = [
+        tf.nest.map_structure(lambda t: t.numpy(), batch)
+        for batch in ds.repeat().take(args.warmup_batches + args.train_batches)
+    ]
+    reference = _torch_trainer(model, batches[0], args.torch_threads) if args.torch else None
+    train_seconds, torch_seconds, frames, flops = 0.0, 0.0, 0, 0
+    for i, (inputs, labels) in enumerate(batches):  # ours and PyTorch's in turn, per batch
+        start = time.perf_counter()
         model.train_on_batch(inputs, labels)
-        frames += int(tf.reduce_sum(inputs["feature_lengths"]))
-        if i == args.warmup_batches + args.train_batches - 1:
-            break
-    train_seconds = time.perf_counter() - start
+        middle = time.perf_counter()
+        if reference:
+            reference["trainer"](inputs, labels)
+        if i >= args.warmup_batches:
+            train_seconds += middle - start
+            torch_seconds += time.perf_counter() - middle
+            frames += int(inputs["feature_lengths"].sum())
+            flops += speech_training_flops(
+                inputs["feature_lengths"],
+                config.model,
+                inputs["features"].shape[-1],
+                model.vocab_size,
+            )
 
     # The input pipeline alone (cached features, SpecAugment, bucketing) and its padding.
     batches, real, cells, start = 0, 0, 0, time.perf_counter()
@@ -152,6 +180,8 @@ def measure(args) -> dict:
         "feature_extraction_audio_seconds_per_second": round(audio_seconds / feature_seconds, 1),
         "feature_extraction_processes": 1,
         "train_input_frames_per_second": round(frames / train_seconds, 1),
+        "train_flops_per_input_frame": round(flops / frames),
+        "train_gflops_per_second": round(flops / train_seconds / 1e9, 2),
         "train_batches_per_second": round(args.train_batches / train_seconds, 2),
         "input_pipeline_batches_per_second": round(batches / pipeline_seconds, 1),
         "padding_fraction": round(1 - real / cells, 4),
@@ -162,6 +192,34 @@ def measure(args) -> dict:
         "transcribe_model": args.run_dir or "untrained",
         "utterances": len(entries),
         "audio_seconds": round(audio_seconds, 1),
+        **(_torch_summary(reference, frames, torch_seconds, flops) if reference else {}),
+    }
+
+
+def _torch_trainer(model, first_batch, threads) -> dict:
+    """The PyTorch reference with our fresh model's weights, and both models' loss on the
+    first batch without dropout (they must agree: the same function)."""
+    from benchmarks import torch_reference
+
+    info = torch_reference.setup(threads)
+    trainer = torch_reference.Trainer(torch_reference.from_keras(model), 1e-3, 5.0)
+    inputs, labels = first_batch
+    ours = model.compute_loss(inputs, labels, model(inputs))
+    return {
+        "trainer": trainer,
+        "info": info,
+        "first_batch_loss": [round(float(ours), 3), round(trainer.eval_loss(inputs, labels), 3)],
+    }
+
+
+def _torch_summary(reference, frames, seconds, flops) -> dict:
+    return {
+        "torch_reference": {
+            **reference["info"],
+            "first_batch_loss_ours_torch": reference["first_batch_loss"],
+            "train_input_frames_per_second": round(frames / seconds, 1),
+            "train_gflops_per_second": round(flops / seconds / 1e9, 2),
+        }
     }
 
 

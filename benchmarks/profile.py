@@ -8,6 +8,8 @@ profiler's XSpace file:
 - `wall_ms` and `in_graph_fraction`: the share of the wall time spent inside TensorFlow
   function execution; the rest is Python-side work per call (Keras, argument handling);
 - `top_ops`: TensorFlow op types by self time (time not spent in nested ops);
+- `top_layers` (training steps): the same self time by the model's layer whose name scope
+  holds the op (forward and backward), the optimizer and the loss;
 - `cudnn_rnn_ops` and `recurrent_layers_on_cudnn`: the cuDNN RNN ops that ran and, for every
   recurrent layer of the model, whether one of its ops was a cuDNN RNN kernel. On a GPU
   every LSTM/GRU layer must be; on a CPU none is (the layers run as a `While` loop).
@@ -50,15 +52,17 @@ def _parser():
     return parser
 
 
-def summarize(xspace_path, recurrent_layers=(), top: int = 12) -> dict:
+def summarize(xspace_path, recurrent_layers=(), top: int = 12, groups=()) -> dict:
     """Reads a profiler XSpace file: self time per op type on the host (on a GPU machine: the
-    op launches; `top_kernels` then has the GPU kernels), the cuDNN RNN ops and which of
-    `recurrent_layers` (layer names) ran one, and the time in function execution."""
+    op launches; `top_kernels` then has the GPU kernels), and per name scope of `groups`
+    (layer names, the optimizer's), the cuDNN RNN ops and which of `recurrent_layers` (layer
+    names) ran one, and the time in function execution."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     space = xplane_pb2.XSpace()
     space.ParseFromString(Path(xspace_path).read_bytes())
     self_ps, kernel_ps, op_names = collections.Counter(), collections.Counter(), set()
+    group_ps = collections.Counter()
     executing_ps = 0
     for plane in space.planes:
         names = {k: m.name for k, m in plane.event_metadata.items()}
@@ -85,6 +89,10 @@ def summarize(xspace_path, recurrent_layers=(), top: int = 12) -> dict:
                 op_name, op_type = name.rsplit(":", 1)
                 self_ps[op_type.lstrip("_")] += self_time
                 op_names.add((op_name, op_type.lstrip("_")))
+                if groups:
+                    group_ps[next((g for g in groups if _in_scope(op_name, g)), "other")] += (
+                        self_time
+                    )
     total = sum(self_ps.values()) or 1
     cudnn = collections.Counter(t for _, t in op_names if t in CUDNN_RNN_OPS)
     cudnn_scopes = [n for n, t in op_names if t in CUDNN_RNN_OPS]
@@ -93,6 +101,10 @@ def summarize(xspace_path, recurrent_layers=(), top: int = 12) -> dict:
         "top_ops": [
             {"op": op, "self_ms": round(ps / 1e9, 2), "share": round(ps / total, 4)}
             for op, ps in self_ps.most_common(top)
+        ],
+        "top_layers": [
+            {"scope": g, "self_ms": round(ps / 1e9, 2), "share": round(ps / total, 4)}
+            for g, ps in group_ps.most_common()
         ],
         "top_kernels": [
             {"kernel": k[:120], "ms": round(ps / 1e9, 2)} for k, ps in kernel_ps.most_common(top)
@@ -124,7 +136,7 @@ def _self_times(events, names):
     return result
 
 
-def _trace(trace_dir: Path, name: str, work, recurrent_layers) -> dict:
+def _trace(trace_dir: Path, name: str, work, recurrent_layers, groups=()) -> dict:
     """Runs `work()` under the profiler; returns the summary with the wall time."""
     import tensorflow as tf
 
@@ -135,7 +147,7 @@ def _trace(trace_dir: Path, name: str, work, recurrent_layers) -> dict:
     wall = time.perf_counter() - start
     tf.profiler.experimental.stop()
     path = max(logdir.glob("plugins/profile/*/*.xplane.pb"), key=os.path.getmtime)
-    summary = summarize(path, recurrent_layers)
+    summary = summarize(path, recurrent_layers, groups=groups)
     return {
         "wall_ms": round(wall * 1e3, 2),
         "in_graph_fraction": round(summary["executing_ms"] / (wall * 1e3), 4),
@@ -164,7 +176,9 @@ def _profile_training(model, batches, steps, trace_dir, name):
         for inputs, targets in timed:
             model.train_on_batch(inputs, targets)
 
-    result = _trace(trace_dir, name, train, recurrent_layer_names(model))
+    groups = [layer.name for layer in model._flatten_layers(include_self=False, recursive=False)]
+    groups += [model.optimizer.name, "compile_loss"]
+    result = _trace(trace_dir, name, train, recurrent_layer_names(model), groups)
     per_step = round(result["wall_ms"] / len(timed), 2)
     return {"steps": len(timed), "wall_ms_per_step": per_step, **result}
 
@@ -260,6 +274,9 @@ def main(argv=None):
                 ops = ", ".join(f"{o['op']} {o['share']:.0%}" for o in r["top_ops"][:4])
                 print(f"{task} {call}: {r['wall_ms']} ms, in graph {r['in_graph_fraction']:.0%}")
                 print(f"  top ops: {ops}; cuDNN RNN ops: {r['cudnn_rnn_ops'] or 'none'}")
+                if r.get("top_layers"):
+                    shares = ", ".join(f"{g['scope']} {g['share']:.0%}" for g in r["top_layers"])
+                    print(f"  by layer: {shares}")
     print(f"profile: {out}")
 
 

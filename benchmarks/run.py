@@ -12,7 +12,14 @@ profiles of `benchmarks/profile.py` (training step and decoding call): on a GPU 
 gpu`) the table shows whether every recurrent layer ran the cuDNN kernel. Writes
 `benchmarks/results/<machine>-<date>.json` and `.md`.
 
-With `--repeats N` the throughput measurements (ours and the reference's, interleaved) run N
+With `--torch`, the same-size models written in PyTorch (`benchmarks/torch_reference.py`,
+with our fresh models' weights) train on the same batches, one step of ours and one of
+PyTorch's in turn, and the trained translation model (`--translate-run`, or the fresh one)
+decodes the same sentences greedily in both: the table shows the ratios. Every repeat also
+measures the machine's float32 matrix-multiply rate, and each training step's useful FLOP rate
+(`benchmarks/flops.py`) as a fraction of it (utilization).
+
+With `--repeats N` the throughput measurements (ours and the references', interleaved) run N
 times and the JSON and table give the median of each figure, ratios taken within each repeat,
 plus the range of the main figures: on a shared machine one run can be off by 20-50%.
 """
@@ -30,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import asr_speed, profile, reference, translate_speed  # noqa: E402
+from benchmarks import asr_speed, flops, profile, reference, translate_speed  # noqa: E402
 
 
 def _parser():
@@ -57,6 +64,14 @@ def _parser():
     )
     parser.add_argument(
         "--quick", action="store_true", help="few batches and sentences: a smoke test"
+    )
+    parser.add_argument(
+        "--torch",
+        action="store_true",
+        help="also measure the same-size PyTorch models (the optional `bench` extra)",
+    )
+    parser.add_argument(
+        "--torch-threads", type=_positive, default=None, help="PyTorch threads (default: its own)"
     )
     parser.add_argument(
         "--repeats",
@@ -109,6 +124,10 @@ RANGE_ROWS = [
     "translation.tutorial_reference.decode_greedy_sentences_per_second",
     "translation.greedy_decode_speedup_over_tutorial",
     "speech.train_input_frames_per_second",
+    "translation.train_speedup_over_torch",
+    "translation.greedy_decode_speedup_over_torch",
+    "speech.train_speedup_over_torch",
+    "matmul_gflops_per_second",
 ]
 
 
@@ -122,8 +141,12 @@ def _machine(tf) -> dict:
 
 
 def _measure_once(args, pairs, dev, config) -> dict:
-    """One pass of the throughput measurements: ours, then the reference's."""
+    """One pass of the throughput measurements: the matmul rate, ours, then the reference's."""
     quick = args.quick
+    matmul = flops.matmul_gflops(seconds=0.3 if quick else 2.0)
+    torch_options = ["--torch"] * args.torch + (
+        ["--torch-threads", str(args.torch_threads)] if args.torch_threads else []
+    )
     mt = translate_speed.measure(
         translate_speed.make_parser().parse_args(
             ["--config", args.translate_config]
@@ -131,6 +154,7 @@ def _measure_once(args, pairs, dev, config) -> dict:
             + (["--run-dir", args.translate_run] if args.translate_run else [])
             + (["--train-batches", "4", "--warmup-batches", "2", "--sentences", "8"] * quick)
             + (["--pipeline-batches", "10"] * quick)
+            + torch_options
         )
     )
     tutorial = reference.measure(
@@ -149,11 +173,13 @@ def _measure_once(args, pairs, dev, config) -> dict:
             + (["--run-dir", args.asr_run] if args.asr_run else [])
             + (["--train-batches", "2", "--warmup-batches", "1", "--utterances", "8"] * quick)
             + (["--pipeline-batches", "10"] * quick)
+            + torch_options
         )
     )
     return {
+        "matmul_gflops_per_second": matmul,
         "translation": {
-            **mt,
+            **_utilization(mt, matmul),
             "input_pipeline_headroom": round(
                 mt["input_pipeline_batches_per_second"] / mt["train_batches_per_second"], 1
             ),
@@ -169,12 +195,38 @@ def _measure_once(args, pairs, dev, config) -> dict:
             ),
         },
         "speech": {
-            **asr,
+            **_utilization(asr, matmul),
             "input_pipeline_headroom": round(
                 asr["input_pipeline_batches_per_second"] / asr["train_batches_per_second"], 1
             ),
         },
     }
+
+
+def _utilization(result: dict, matmul: float) -> dict:
+    """`result` with the training steps' useful FLOP rate as a fraction of the matmul rate,
+    and, with the PyTorch reference, the speed-ups over it."""
+    result = dict(result)
+    result["train_utilization"] = round(result["train_gflops_per_second"] / matmul, 3)
+    torch_result = result.get("torch_reference")
+    if torch_result:
+        result["torch_reference"] = {
+            **torch_result,
+            "train_utilization": round(torch_result["train_gflops_per_second"] / matmul, 3),
+        }
+        per_second = (
+            "train_target_tokens_per_second"
+            if "train_target_tokens_per_second" in torch_result
+            else "train_input_frames_per_second"
+        )
+        result["train_speedup_over_torch"] = round(result[per_second] / torch_result[per_second], 2)
+        if "decode_greedy_sentences_per_second" in torch_result:
+            result["greedy_decode_speedup_over_torch"] = round(
+                result["decode_sentences_per_second"]["greedy"]
+                / torch_result["decode_greedy_sentences_per_second"],
+                2,
+            )
+    return result
 
 
 def run(args) -> dict:
@@ -295,6 +347,7 @@ def markdown(results: dict) -> str:
         "|---|---:|---:|---:|",
         *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
     ]
+    lines += ["", *_torch_table(results)]
     shown = [key for key in RANGE_ROWS if key in results["ranges"]]
     if shown:
         lines += ["", "| range over the repeats | min | max |", "|---|---:|---:|"]
@@ -302,6 +355,56 @@ def markdown(results: dict) -> str:
             f"| {key} | {low} | {high} |" for key in shown for low, high in [results["ranges"][key]]
         ]
     return "\n".join(lines) + "\n"
+
+
+def _torch_table(results: dict) -> list[str]:
+    """The comparison with the same-size PyTorch models, and the utilization of both."""
+    mt, asr = results["translation"], results["speech"]
+    matmul = results["matmul_gflops_per_second"]
+    none = {}
+    mt_torch, asr_torch = mt.get("torch_reference", none), asr.get("torch_reference", none)
+    rows = [
+        (
+            "translation: training target tokens/s",
+            mt["train_target_tokens_per_second"],
+            mt_torch.get("train_target_tokens_per_second", ""),
+            mt.get("train_speedup_over_torch", ""),
+        ),
+        (
+            "translation: greedy decoding sentences/s (the same weights)",
+            mt["decode_sentences_per_second"]["greedy"],
+            mt_torch.get("decode_greedy_sentences_per_second", ""),
+            mt.get("greedy_decode_speedup_over_torch", ""),
+        ),
+        (
+            "speech: training input frames/s",
+            asr["train_input_frames_per_second"],
+            asr_torch.get("train_input_frames_per_second", ""),
+            asr.get("train_speedup_over_torch", ""),
+        ),
+        (
+            f"translation: training utilization ({mt['train_flops_per_target_token'] / 1e6:.1f} "
+            f"MFLOP per target token, of {matmul} GFLOP/s matmul)",
+            f"{mt['train_utilization']:.0%} ({mt['train_gflops_per_second']} GFLOP/s)",
+            f"{mt_torch['train_utilization']:.0%}" if mt_torch else "",
+            "",
+        ),
+        (
+            f"speech: training utilization ({asr['train_flops_per_input_frame'] / 1e6:.2f} "
+            "MFLOP per input frame)",
+            f"{asr['train_utilization']:.0%} ({asr['train_gflops_per_second']} GFLOP/s)",
+            f"{asr_torch['train_utilization']:.0%}" if asr_torch else "",
+            "",
+        ),
+    ]
+    header = "PyTorch " + mt_torch.get("torch", "(not measured: --torch)")
+    if mt_torch:
+        header += f", {mt_torch['threads']} threads"
+    return [
+        f"| measure | this toolkit | {header} | ratio |",
+        "|---|---:|---:|---:|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+    ]
 
 
 def main(argv=None):

@@ -6,8 +6,11 @@
 Trains a fresh model of the config on its training data for a few batches (after warm-up
 batches that absorb tracing), then decodes dev sentences with greedy and beam-5 search. With
 `--run-dir`, the trained model decodes, and the same sentences also go through the run's
-exported SavedModel (raw strings in, tokenization and detokenization included). Prints one
-JSON object.
+exported SavedModel (raw strings in, tokenization and detokenization included). With
+`--torch`, the same-size PyTorch model (`benchmarks/torch_reference.py`, started from the
+same weights) trains on the same batches, a step of each in turn, and decodes the same
+sentences with the same weights. Training speed also comes as useful FLOP/s
+(`benchmarks/flops.py`). Prints one JSON object.
 """
 
 import argparse
@@ -19,6 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
+# Run as a script, this folder comes first on the path, and its profile.py would hide the
+# standard library's `profile` (which PyTorch imports): the repository root instead.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -31,6 +40,12 @@ def make_parser():
     parser.add_argument("--warmup-batches", type=int, default=8)
     parser.add_argument("--sentences", type=int, default=200, help="dev sentences to decode")
     parser.add_argument("--pipeline-batches", type=int, default=200)
+    parser.add_argument(
+        "--torch", action="store_true", help="also measure the PyTorch reference (needs torch)"
+    )
+    parser.add_argument(
+        "--torch-threads", type=int, default=None, help="PyTorch threads (default: its own)"
+    )
     parser.add_argument(
         "--run-dir",
         default=None,
@@ -45,12 +60,14 @@ def main(argv=None):
 
 
 def training_setup(config):
-    """A fresh compiled model of `config`, its shuffled training dataset and the tokenizers
-    learned from the training data: (model, dataset, source tokenizer, target tokenizer)."""
+    """A fresh compiled model of `config` (with its `train.precision`), its shuffled training
+    dataset and the tokenizers learned from the training data: (model, dataset, source
+    tokenizer, target tokenizer)."""
     import keras
 
     from data_prep.pipeline import make_translation_dataset
     from seq2seq import translator
+    from seq2seq.distributed import precision_policy
     from seq2seq.losses import MaskedSparseCrossEntropy
 
     pairs, _ = translator._read(config.data, "train")
@@ -59,13 +76,14 @@ def training_setup(config):
     ds = make_translation_dataset(
         pairs, source_tok, target_tok, config.data.batch_tokens, config.data.max_length
     )
-    model = translator.build_model(config, source_tok.vocab_size, target_tok.vocab_size)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-3, clipnorm=1.0),
-        loss=MaskedSparseCrossEntropy(0.1),
-        jit_compile=False,
-    )
-    model.build()
+    with precision_policy(config.train.precision):
+        model = translator.build_model(config, source_tok.vocab_size, target_tok.vocab_size)
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=1.0),  # as training does
+            loss=MaskedSparseCrossEntropy(config.train.label_smoothing),
+            jit_compile=False,
+        )
+        model.build()
     return model, ds, source_tok, target_tok
 
 
@@ -73,21 +91,37 @@ def measure(args) -> dict:
     """Runs the measurements; returns the JSON object."""
     import tensorflow as tf
 
+    from benchmarks.flops import translation_training_flops
     from seq2seq import translator
     from seq2seq.config import load_config
     from seq2seq.decoding import SequenceDecoder
 
     config = load_config(translator.TranslationConfig, args.config, args.set)
-    model, ds, source_tok, _ = training_setup(config)
-    tokens, start = 0, None
-    for i, (inputs, targets) in enumerate(ds.repeat()):
-        if i == args.warmup_batches:
-            tokens, start = 0, time.perf_counter()
+    model, ds, source_tok, target_tok = training_setup(config)
+    batches = [
+        tf.nest.map_structure(lambda t: t.numpy(), batch)
+        for batch in ds.repeat().take(args.warmup_batches + args.train_batches)
+    ]
+    reference = None
+    if args.torch:
+        reference = _torch_trainer(model, batches[0], config, args.torch_threads)
+    seconds, torch_seconds, tokens, flops = 0.0, 0.0, 0, 0
+    for i, (inputs, targets) in enumerate(batches):  # ours and PyTorch's in turn, per batch
+        start = time.perf_counter()
         model.train_on_batch(inputs, targets)
-        tokens += int(tf.reduce_sum(tf.cast(targets != 0, tf.int32)))
-        if i == args.warmup_batches + args.train_batches - 1:
-            break
-    train_seconds = time.perf_counter() - start
+        middle = time.perf_counter()
+        if reference:
+            reference["trainer"](inputs, targets)
+        if i >= args.warmup_batches:
+            seconds += middle - start
+            torch_seconds += time.perf_counter() - middle
+            tokens += int((targets != 0).sum())
+            flops += translation_training_flops(
+                (inputs["source"] != 0).sum(1),
+                (targets != 0).sum(1),
+                _model_sizes(config, target_tok.vocab_size),
+            )
+    train_seconds = seconds
 
     # The input pipeline alone (a fresh pass: tokenization included, nothing cached yet), and
     # how much of each padded batch is padding after bucketing.
@@ -112,13 +146,18 @@ def measure(args) -> dict:
         config.decode.length_penalty,
     )
     batch = config.decode.batch_size
-    decoding = {}
+    decoding, greedy_ids = {}, []
     for name, beam in [("greedy", 1), ("beam_5", 5)]:
         decoder.decode(ids[:2].to_tensor(), beam)  # trace once
         start = time.perf_counter()
         for s in range(0, len(dev), batch):
-            decoder.decode(ids[s : s + batch].to_tensor(), beam)
+            decoded = decoder.decode(ids[s : s + batch].to_tensor(), beam)
+            if beam == 1:
+                greedy_ids.append(decoded.numpy())
         decoding[name] = round(len(dev) / (time.perf_counter() - start), 2)
+    if reference:
+        sources = [ids[s : s + batch].to_tensor().numpy() for s in range(0, len(dev), batch)]
+        reference.update(_torch_decoding(decode_model, sources, greedy_ids, config.decode))
 
     exported = None
     if args.run_dir:  # the same sentences through an exported SavedModel (raw text in)
@@ -144,6 +183,8 @@ def measure(args) -> dict:
             "gpus": len(tf.config.list_physical_devices("GPU")),
         },
         "train_target_tokens_per_second": round(tokens / train_seconds, 1),
+        "train_flops_per_target_token": round(flops / tokens),
+        "train_gflops_per_second": round(flops / train_seconds / 1e9, 2),
         "train_batches_per_second": round(args.train_batches / train_seconds, 2),
         "input_pipeline_batches_per_second": round(batches / pipeline_seconds, 1),
         "padding_fraction": round(1 - real / cells, 4),
@@ -152,6 +193,67 @@ def measure(args) -> dict:
         "decode_model": args.run_dir or "untrained (hypotheses run to the length limit)",
         "decode_sentences": len(dev),
         "exported_sentences_per_second": exported or "needs --run-dir (a trained model to export)",
+        **(_torch_summary(reference, tokens, torch_seconds, flops) if reference else {}),
+    }
+
+
+def _model_sizes(config, target_vocab_size):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**vars(config.model), target_vocab_size=target_vocab_size)
+
+
+def _torch_trainer(model, first_batch, config, threads) -> dict:
+    """The PyTorch reference with our fresh model's weights, and both models' loss on the
+    first batch without dropout (they must agree: the same function)."""
+    from benchmarks import torch_reference
+    from seq2seq.losses import MaskedSparseCrossEntropy
+
+    info = torch_reference.setup(threads)
+    trainer = torch_reference.Trainer(
+        torch_reference.from_keras(model), 1e-3, 1.0, config.train.label_smoothing
+    )
+    inputs, targets = first_batch
+    ours = MaskedSparseCrossEntropy(config.train.label_smoothing)(targets, model(inputs))
+    return {
+        "trainer": trainer,
+        "info": info,
+        "first_batch_loss": [round(float(ours), 4), round(trainer.eval_loss(inputs, targets), 4)],
+    }
+
+
+def _torch_decoding(model, sources, our_ids, decode) -> dict:
+    from benchmarks import torch_reference
+
+    speed, ids = torch_reference.greedy_sentences_per_second(
+        torch_reference.from_keras(model),
+        sources,
+        decode.max_length_ratio,
+        decode.max_length_offset,
+    )
+    same = sum(
+        np.array_equal(_trim(a), _trim(b))
+        for ours, theirs in zip(our_ids, ids, strict=True)
+        for a, b in zip(ours, theirs, strict=True)
+    )
+    return {"greedy": speed, "same_greedy_output": same / sum(len(s) for s in sources)}
+
+
+def _trim(ids):
+    ids = np.asarray(ids)
+    return ids[ids != 0]
+
+
+def _torch_summary(reference, tokens, seconds, flops) -> dict:
+    return {
+        "torch_reference": {
+            **reference["info"],
+            "first_batch_loss_ours_torch": reference["first_batch_loss"],
+            "train_target_tokens_per_second": round(tokens / seconds, 1),
+            "train_gflops_per_second": round(flops / seconds / 1e9, 2),
+            "decode_greedy_sentences_per_second": round(reference["greedy"], 2),
+            "greedy_output_same_as_ours": round(reference["same_greedy_output"], 4),
+        }
     }
 
 

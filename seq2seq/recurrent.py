@@ -4,23 +4,30 @@ On a GPU, Keras runs an LSTM or GRU with the fused cuDNN kernel only when the la
 over a whole sequence with tanh/sigmoid activations, a bias, no `recurrent_dropout`, no
 unrolling (and `reset_after=True` for a GRU), and its mask is right-padded. Anything else
 silently takes the generic loop, several times slower.
+
+Without a GPU, the factory's LSTM and GRU layers (`seq2seq.fast_rnn`, subclasses of Keras's
+with the same weights) run a loop with the input projection taken out of it, several times
+fewer small matrix multiplies than Keras's own loop; on a GPU they are Keras's layers.
 """
 
 import importlib
 
 import keras
 
+from seq2seq import fast_rnn
+
 CELLS = ("lstm", "gru", "rnn")
 
 
 def recurrent_layer(cell: str, units: int, name: str, **kwargs):
-    """An `LSTM` or `GRU` layer with cuDNN-eligible settings, or a `SimpleRNN` (a tanh RNN,
-    no gates and no cuDNN kernel: the baseline of the architecture comparison); kwargs go to
-    the layer."""
+    """An `LSTM` or `GRU` layer with cuDNN-eligible settings (`seq2seq.fast_rnn`'s: Keras's
+    layers with a faster loop where no GPU is visible), or a `SimpleRNN` (a tanh RNN, no gates
+    and no cuDNN kernel: the baseline of the architecture comparison); kwargs go to the
+    layer."""
     if cell == "lstm":
-        return keras.layers.LSTM(units, name=name, **kwargs)
+        return fast_rnn.LSTM(units, name=name, **kwargs)
     if cell == "gru":
-        return keras.layers.GRU(units, name=name, **kwargs)
+        return fast_rnn.GRU(units, name=name, **kwargs)
     if cell == "rnn":
         return keras.layers.SimpleRNN(units, name=name, **kwargs)
     raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")

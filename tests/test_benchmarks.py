@@ -77,6 +77,10 @@ def test_profile_quick_run_summarizes_each_trace(tiny_corpus, tiny_speech, tmp_p
         # Keras runs the step as one compiled function: little Python-side time.
         assert 0.5 < train["in_graph_fraction"] <= 1.05
         assert train["top_ops"] and abs(sum(o["share"] for o in train["top_ops"]) - 1) < 0.5
+        # Every op's self time is counted once, to a layer, the optimizer, the loss or "other".
+        layers = {g["scope"]: g["share"] for g in train["top_layers"]}
+        assert abs(sum(layers.values()) - 1) < 0.01
+        assert set(layers) - {"other"}
         # On a CPU no recurrent layer runs a cuDNN kernel, and each one is listed.
         assert train["cudnn_rnn_ops"] == {}
         assert train["recurrent_layers_on_cudnn"] and not any(
@@ -149,3 +153,22 @@ def test_repeats_merge_into_medians_and_ranges():
     }
     assert median_of(samples[:2])["tokens"] == 200.0
     assert ranges_of(samples) == {"tokens": [100.0, 300.0], "decode.greedy": [4.0, 5.0]}
+
+
+def test_variants_measures_each_training_variant_on_the_same_batches(tiny_corpus, tmp_path):
+    out = tmp_path / "variants.json"
+    mt = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.variants", "translate"]
+        + ["--config", "configs/translate/tiny.yaml", "--set", *mt]
+        + ["--variants", "keras,fast,fast-bf16", "--batches", "4", "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads(out.read_text())
+    assert results["batches"] == 4
+    assert list(results["variants"]) == ["keras", "fast", "fast-bf16"]
+    for figures in results["variants"].values():
+        assert figures["target_tokens_per_second"] > 0
+    assert results["variants"]["keras"]["median_batch_time_relative_to_keras"] == 1.0
