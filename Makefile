@@ -17,23 +17,38 @@ SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
 ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
 	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
-APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festival festvox-kallpc16k
+APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festival festvox-kallpc16k \
+	flite festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all ffmpeg
+# Ambience recordings (CC-BY-SA-3.0) for the noise augmentation of configs/asr/voices.yaml; the
+# tests use generated noise, so only the demo installs these 240 MB.
+DEMO_APT_PACKAGES := $(APT_PACKAGES) megaglest-data
+# Human recordings with exact transcripts (data_prep/real_speech.py): a test set of minutes.
+REAL_SPEECH_APT_PACKAGES := klettres-data ktuberling-data tuxpaint-stamps-default alsa-utils
 # The tests render the HTML comparison report in headless Chromium.
 TEST_APT_PACKAGES := $(APT_PACKAGES) chromium
+TRANSLATE_RUN := $(if $(QUICK),runs/quick,$(RUN))
+SPEECH_RUN := $(if $(QUICK),runs/asr_quick,$(ASR_RUN))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps test-deps apt install corpus speech-corpus
+.PHONY: demo test system-deps test-deps apt install corpus speech-corpus real-speech
 
-demo: system-deps install corpus speech-corpus
-	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(if $(QUICK),runs/quick,$(RUN)) \
+demo: system-deps install corpus speech-corpus real-speech
+	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(TRANSLATE_RUN) \
 		$(if $(QUICK),--set $(QUICK_SET))
-	$(PY) -m pipelines.translate evaluate --run-dir $(if $(QUICK),runs/quick,$(RUN)) --split test \
+	$(PY) -m pipelines.translate evaluate --run-dir $(TRANSLATE_RUN) --split test \
 		$(if $(QUICK),--limit 100 --beam-size 3)
-	$(PY) -m pipelines.asr train --config $(ASR_CONFIG) \
-		--run-dir $(if $(QUICK),runs/asr_quick,$(ASR_RUN)) $(if $(QUICK),--set $(ASR_QUICK_SET))
-	$(PY) -m pipelines.asr evaluate --run-dir $(if $(QUICK),runs/asr_quick,$(ASR_RUN)) \
-		--manifest $(SPEECH)/test.jsonl $(if $(QUICK),--beam-size 4)
-	$(PY) -m pipelines.report $(if $(QUICK),runs/quick runs/asr_quick,$(RUN) $(ASR_RUN)) \
+	$(PY) -m pipelines.asr train --config $(ASR_CONFIG) --run-dir $(SPEECH_RUN) \
+		$(if $(QUICK),--set $(ASR_QUICK_SET))
+	# A word LM from the English side of the Bible's training books (no dev or test book); its
+	# weights are tuned on dev, never on test.
+	$(PY) -m pipelines.asr lm --run-dir $(SPEECH_RUN) --text data/bible/train.en.txt
+	$(PY) -m pipelines.asr tune-lm --run-dir $(SPEECH_RUN) $(if $(QUICK),--alphas 0.5 1 --betas 1)
+	for manifest in $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
+			data/real/real.jsonl; do \
+		$(PY) -m pipelines.asr evaluate --run-dir $(SPEECH_RUN) --manifest $$manifest \
+			$(if $(QUICK),--beam-size 4) || exit 1; \
+	done
+	$(PY) -m pipelines.report $(TRANSLATE_RUN) $(SPEECH_RUN) \
 		--out reports/$(if $(QUICK),quick,demo) --title "make demo"
 
 test: test-deps install
@@ -41,7 +56,7 @@ test: test-deps install
 	$(PY) -m pytest -q
 
 system-deps:
-	@$(MAKE) --no-print-directory apt PACKAGES="$(APT_PACKAGES)"
+	@$(MAKE) --no-print-directory apt PACKAGES="$(DEMO_APT_PACKAGES)"
 
 test-deps:
 	@$(MAKE) --no-print-directory apt PACKAGES="$(TEST_APT_PACKAGES)"
@@ -62,18 +77,31 @@ install: .venv/installed
 	.venv/bin/pip install -q -e ".[dev]"
 	touch $@
 
-corpus: data/bible/train.tsv
+corpus: data/bible/train.tsv data/bible/train.en.txt
 
 data/bible/train.tsv: data_prep/bible.py
 	$(PY) -m data_prep.bible --out data/bible
 
+data/bible/train.en.txt: data/bible/train.tsv
+	cut -f2 $< > $@
+
 # English side of the Bible split: training books for train, Amos/Philippians for dev,
-# Mark/Ruth/Jonah for test; dev and test voices are held out of training.
-# test_festival.jsonl: the test text spoken by festival, a synthesizer unseen in training.
+# Mark/Ruth/Jonah for test. Speakers are held out whole (data_prep/voices.py): train mixes
+# espeak-ng, flite awb/slt, festival slt and piper joe; dev adds flite rms; test is espeak-ng
+# held-out variants; test_voices.jsonl is the test text spoken by festival ked (and MBROLA /
+# Pico / RHVoice voices where installed); test_festival.jsonl by festival kal (written last).
 speech-corpus: $(SPEECH)/test_festival.jsonl
 
-$(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py
+$(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py data_prep/engines.py \
+		data_prep/voices.py
 	set -- $(SPEECH_SIZES); $(PY) -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
 		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival
 
+# Human English speech from packages (pocketsphinx sdist via pip, KDE/Tux Paint/ALSA data via
+# apt): 16 kHz WAVs and data/real/real.jsonl with speaker, source and licence; never for training.
+real-speech: install data/real/real.jsonl
+
+data/real/real.jsonl: data_prep/real_speech.py
+	@$(MAKE) --no-print-directory apt PACKAGES="$(REAL_SPEECH_APT_PACKAGES)"
+	$(PY) -m data_prep.real_speech --out data/real

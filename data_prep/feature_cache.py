@@ -11,8 +11,10 @@ change to either builds a new cache and a rerun reuses a finished one. Shards ar
 parallel worker processes (which never import TensorFlow) with a progress bar; a shard file
 that exists is finished (written under a temporary name, then renamed), so an interrupted
 build resumes where it stopped; temporary files a killed build left behind are deleted by the
-next build or reuse of the cache. Augmented copies (speed perturbation and noise) are cached
-too, each with its own fixed random draw.
+next build or reuse of the cache. Augmented copies of the training audio are cached too, each
+with its own fixed random draw (`np.random.default_rng([manifest line, copy])`): the clean
+utterance is copy 0, and each copy's metadata records what was applied under `augment`
+(`data_prep.augment` explains why augmentation runs here and not on the fly).
 """
 
 import dataclasses
@@ -29,6 +31,7 @@ import numpy as np
 from tqdm import tqdm
 
 from data_prep.audio import AudioError, FeatureConfig, compute_features, load_audio, perturb
+from data_prep.augment import WaveAugmentation, augment
 from data_prep.manifest import read_manifest
 
 logger = logging.getLogger(__name__)
@@ -47,15 +50,23 @@ class Perturbation:
         copies: perturbed copies per utterance (0 disables; the clean one is always kept).
         speed: (low, high) speed factor range, e.g. (0.9, 1.1).
         noise_snr_db: (low, high) signal-to-noise ratio range of added white noise in dB.
+        chain: the whole augmentation chain (`data_prep.augment.WaveAugmentation`, which has
+            its own `speed` and `noise_snr_db`); None keeps `audio.perturb` with the two
+            ranges above, as caches built before the chain existed were (same folder name).
     """
 
     copies: int = 0
     speed: tuple[float, float] | None = (0.9, 1.1)
     noise_snr_db: tuple[float, float] | None = (10.0, 30.0)
+    chain: WaveAugmentation | None = None
 
     def digest(self) -> str:
-        text = json.dumps(dataclasses.asdict(self), sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:8]
+        fields = dataclasses.asdict(self)
+        if self.chain is None:
+            del fields["chain"]  # the digest of caches built before the chain existed
+        else:
+            del fields["speed"], fields["noise_snr_db"]  # the chain's own are used
+        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def cache_dir(manifest, cache_root, config: FeatureConfig, perturbation=None) -> Path:
@@ -79,11 +90,19 @@ def _build_shard(job):
             continue
         copies = perturbation.copies if perturbation else 0
         for copy in range(copies + 1):
+            applied = None
             if copy:
                 rng = np.random.default_rng([entry["line"], copy])
-                version = perturb(
-                    audio, rng, config.sample_rate, perturbation.speed, perturbation.noise_snr_db
-                )
+                if perturbation.chain is None:
+                    version = perturb(
+                        audio,
+                        rng,
+                        config.sample_rate,
+                        perturbation.speed,
+                        perturbation.noise_snr_db,
+                    )
+                else:
+                    version, applied = augment(audio, rng, config.sample_rate, perturbation.chain)
             else:
                 version = audio
             features = compute_features(version, config)
@@ -98,6 +117,7 @@ def _build_shard(job):
                     "line": entry["line"],
                     "audio_filepath": entry["audio_filepath"],
                     "copy": copy,
+                    **({"augment": applied} if applied is not None else {}),
                 }
             )
             offset += len(features)

@@ -1,59 +1,72 @@
-"""Builds an English speech corpus with espeak-ng, holding test voices out of training.
+"""Builds an English speech corpus with several synthesizers, holding whole speakers out.
 
     python -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \\
-        --test-text data/bible/test.tsv --dev-text data/bible/dev.tsv --out data/speech
+        --test-text data/bible/test.tsv --dev-text data/bible/dev.tsv --out data/speech --festival
 
-Lines are split into utterances of a few seconds (clauses joined up to `--max-words` words).
-Each utterance is spoken with a sampled accent, voice variant, speed and pitch, resampled to
-16 kHz mono WAV, and listed in `train.jsonl`, `dev.jsonl` and `test.jsonl` with its voice.
-The voice variants of dev and of test never occur in training (nor in each other), so WER on
-test measures generalization to unseen speakers. With `--festival` (and festival installed),
-the test text is also spoken by festival's voice into `test_festival.jsonl`: an unseen
-synthesizer, a harder test. Workers run in parallel with a progress bar; a rerun skips the
-WAV files that exist.
+Lines are split into utterances of a few seconds (clauses joined up to 14 words). Each
+utterance is spoken by one speaker of its split (`data_prep.voices.SPEAKERS`) with the engine's
+sampled speaking rate and pitch (`data_prep.engines`), resampled to 16 kHz mono WAV, and listed
+in `<split>.jsonl` with its engine, voice, speaker and parameters. A speaker is a person whose
+recordings built the voice (or one espeak-ng variant), and each is heard in one split only:
+
+- train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, mixed by
+  `--engine-shares`; dev: espeak-ng dev variants and flite rms (a held-out person);
+- test: espeak-ng held-out variants, exactly as first built (the baseline);
+- test_voices: the test text spoken by persons never heard in train or dev (festival ked, and
+  MBROLA / SVOX Pico / RHVoice voices when installed);
+- test_festival (`--festival`): the test text spoken by festival kal, as first built.
+
+Workers run in parallel with a progress bar; a rerun skips the WAV files that exist (train,
+dev and test_voices file names carry a digest of what is spoken, so a changed plan never
+reuses a stale file). A summary of utterances, hours and CPU seconds per utterance per engine
+closes the run.
 """
 
 import argparse
+import hashlib
+import json
 import logging
 import os
 import random
 import re
-import shutil
-import subprocess
-import tempfile
+import resource
+from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
 import soxr
 from tqdm import tqdm
 
+from data_prep import engines as tts
 from data_prep.manifest import write_manifest
+from data_prep.voices import (
+    CORE_ENGINES,
+    FIXED_SPLITS,
+    TRAIN_SHARES,
+    allocate,
+    engine_list,
+    parse_shares,
+    sources,
+    speaker_table,
+)
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-ACCENTS = (
-    "en-us",
-    "en-gb",
-    "en-gb-scotland",
-    "en-gb-x-rp",
-    "en-gb-x-gbclan",
-    "en-gb-x-gbcwmd",
-    "en-029",
-)
-# espeak-ng voice variants (espeak-ng-data/voices/!v), disjoint per split.
-VARIANTS = {
-    "train": (
-        "m1 m2 m3 m4 m5 m6 f1 f2 f3 klatt klatt2 klatt3 Alex Annie adam david edward john "
-        "linda max norbert paul robert steph travis victor Lee"
-    ).split(),
-    "dev": ["m8", "klatt5", "shelby", "Mike"],
-    "test": ["m7", "f4", "klatt4", "belinda", "quincy", "Michael"],
-}
-FESTIVAL = "festival"  # the voice name of festival utterances (split "test_festival")
-SPEED = (130, 200)  # words per minute
-PITCH = (25, 75)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One utterance to speak: where, what, by whom, how."""
+
+    path: str
+    text: str
+    engine: str
+    voice: str
+    speaker: str
+    params: dict
 
 
 def split_utterances(line: str, max_words: int = 14, min_words: int = 3) -> list[str]:
@@ -93,87 +106,135 @@ def read_lines(path, column: int | None = None) -> list[str]:
     return lines
 
 
-def _speak(job) -> dict | None:
-    """Worker: speaks one utterance to a 16 kHz WAV (unless it exists); returns its entry."""
-    path, text, voice, speed, pitch = job
-    path = Path(path)
+def plan_split(texts, split, out, limit, seed, engines=("espeak-ng",), shares=None) -> list[Job]:
+    """Utterances of a split with their speakers and sampled settings (deterministic given
+    seed; test_voices and test_festival draw the same utterances as test)."""
+    base = "test" if split in ("test_voices", "test_festival") else split
+    rng = random.Random(f"{seed}-{base}")
+    utterances = [u for text in texts for u in split_utterances(text)]
+    if limit is not None and len(utterances) > limit:
+        utterances = rng.sample(utterances, limit)
+    chosen = sources(split, engines, shares)
+    if not chosen:
+        return []
+    counts = allocate(len(utterances), [share for _, share in chosen])
+    assigned = [source for (source, _), n in zip(chosen, counts, strict=True) for _ in range(n)]
+    if len(chosen) > 1:  # one speaker set draws nothing here: the fixed splits keep their draws
+        rng.shuffle(assigned)
+    jobs = []
+    for i, (text, source) in enumerate(zip(utterances, assigned, strict=True)):
+        voice, params = tts.sample(source.engine, source.voices, rng)
+        speaker = source.speaker or f"espeak-ng+{voice.split('+')[1]}"
+        name = f"{split}-{i:06d}"
+        if split not in FIXED_SPLITS:
+            spoken = json.dumps([text, source.engine, voice, params], sort_keys=True)
+            name += "-" + hashlib.sha1(spoken.encode()).hexdigest()[:8]
+        path = str(Path(out) / "wavs" / split / f"{name}.wav")
+        jobs.append(Job(path, text, source.engine, voice, speaker, params))
+    return jobs
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished subprocesses (the engines' programs)."""
+    own, kids = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _speak(job: Job) -> dict:
+    """Worker: speaks one utterance to a 16 kHz WAV (unless it exists); returns its entry, or
+    {"error": ...} naming the engine and voice."""
+    path, seconds = Path(job.path), None
     if not path.exists():
-        with tempfile.NamedTemporaryFile(suffix=".wav") as tmp:
-            if voice == FESTIVAL:  # speed as a duration stretch; festival keeps its pitch
-                stretch = f"(Parameter.set 'Duration_Stretch {160 / speed:.3f})"
-                command = ["text2wave", "-eval", stretch, "-o", tmp.name]
-                result = subprocess.run(command, input=text, capture_output=True, text=True)
-            else:
-                command = ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch)]
-                command += ["-w", tmp.name, "--", text]
-                result = subprocess.run(command, capture_output=True, text=True)
-            if result.returncode != 0:
-                return {"error": f"{command[0]} {voice}: {result.stderr.strip()}", "text": text}
-            audio, rate = sf.read(tmp.name, dtype="float32")
-        if audio.ndim > 1:
-            audio = audio.mean(axis=1)
+        start = _cpu_seconds()
+        try:
+            audio, rate = tts.speak(job.engine, job.voice, job.text, job.params)
+        except RuntimeError as err:
+            return {"error": str(err), "text": job.text}
         audio = soxr.resample(audio, rate, SAMPLE_RATE)
         partial = path.with_suffix(".tmp.wav")
         sf.write(partial, audio, SAMPLE_RATE, subtype="PCM_16")
         os.replace(partial, path)
-        duration = len(audio) / SAMPLE_RATE
+        duration, seconds = len(audio) / SAMPLE_RATE, _cpu_seconds() - start
     else:
         duration = sf.info(str(path)).duration
-    entry = {"audio_filepath": str(path), "duration": round(duration, 3), "text": text}
-    synthesizer = "festival" if voice == FESTIVAL else "espeak-ng"
-    return {**entry, "voice": voice, "speed": speed, "pitch": pitch, "synthesizer": synthesizer}
+    entry = {"audio_filepath": str(path), "duration": round(duration, 3), "text": job.text}
+    entry |= {"engine": job.engine, "voice": job.voice, "speaker": job.speaker, **job.params}
+    return {"entry": entry, "seconds": seconds}
 
 
-def plan_split(texts: list[str], split: str, out: Path, limit: int | None, seed: int):
-    """Utterances of a split with their sampled voice settings (deterministic given seed)."""
-    # test_festival draws the same utterances as test: one text, two synthesizers.
-    rng = random.Random(f"{seed}-{'test' if split == 'test_festival' else split}")
-    utterances = [u for text in texts for u in split_utterances(text)]
-    if limit is not None and len(utterances) > limit:
-        utterances = rng.sample(utterances, limit)
-    jobs = []
-    for i, text in enumerate(utterances):
-        if split == "test_festival":
-            voice = FESTIVAL
-        else:
-            voice = f"{rng.choice(ACCENTS)}+{rng.choice(VARIANTS[split])}"
-        path = out / "wavs" / split / f"{split}-{i:06d}.wav"
-        jobs.append((str(path), text, voice, rng.randint(*SPEED), rng.randint(*PITCH)))
-    return jobs
+def summarize(entries: dict[str, list[dict]], seconds: dict) -> str:
+    """A table of utterances, hours and CPU seconds per utterance (of those spoken in this
+    run, loading included) per split and engine, and per engine over all splits."""
+    rows, overall = defaultdict(lambda: [0, 0.0]), defaultdict(lambda: [0, 0.0])
+    for split, items in entries.items():
+        for e in items:
+            for table, key in ((rows, (split, e["engine"])), (overall, ("all", e["engine"]))):
+                table[key][0] += 1
+                table[key][1] += e["duration"] / 3600
+    lines = [f"{'split':<14}{'engine':<11}{'utterances':>11}{'hours':>8}{'cpu s/utt':>10}"]
+    for (split, engine), (count, hours) in (rows | overall).items():
+        spoken = seconds.get((split, engine), [])
+        if split == "all":
+            spoken = [
+                x for (_, other), values in seconds.items() if other == engine for x in values
+            ]
+        rate = f"{sum(spoken) / len(spoken):10.2f}" if spoken else f"{'-':>10}"
+        lines.append(f"{split:<14}{engine:<11}{count:>11}{hours:>8.2f}{rate}")
+    return "\n".join(lines)
 
 
-def synthesize(splits: dict[str, list[str]], out, limits: dict, workers=None, seed: int = 0):
-    """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}."""
-    if shutil.which("espeak-ng") is None:
-        raise FileNotFoundError("espeak-ng is not installed (apt-get install espeak-ng)")
-    if "test_festival" in splits and shutil.which("text2wave") is None:
-        raise FileNotFoundError(
-            "festival is not installed (apt-get install festival festvox-kallpc16k)"
-        )
+def synthesize(
+    splits: dict[str, list[str]],
+    out,
+    limits: dict,
+    workers=None,
+    seed: int = 0,
+    engines=("espeak-ng",),
+    shares: dict | None = None,
+):
+    """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}.
+    `engines` are those train, dev and test_voices may use (the CLI's default: all installed);
+    test is always espeak-ng and test_festival festival kal. A split left without speakers
+    (test_voices without festival) is skipped with a warning."""
     out = Path(out)
-    manifests = {}
+    manifests, entries, seconds = {}, {}, defaultdict(list)
     for split, texts in splits.items():
-        jobs = plan_split(texts, split, out, limits.get(split), seed)
+        jobs = plan_split(texts, split, out, limits.get(split), seed, engines, shares)
+        if texts and not jobs:
+            logger.warning("%s: no speakers among the engines %s, skipped", split, engines)
+            continue
         (out / "wavs" / split).mkdir(parents=True, exist_ok=True)
-        entries, failed = [], []
+        entries[split], failed = [], []
         with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
-            results = pool.map(_speak, jobs, chunksize=16)
+            results = pool.map(_speak, jobs, chunksize=4)
             for result in tqdm(results, total=len(jobs), desc=f"speaking {split}", unit="utt"):
-                (failed if "error" in result else entries).append(result)
+                if "error" in result:
+                    failed.append(result)
+                    continue
+                entries[split].append(result["entry"])
+                if result["seconds"] is not None:
+                    seconds[split, result["entry"]["engine"]].append(result["seconds"])
         if failed:
             logger.warning("%s: %d utterances failed, e.g. %s", split, len(failed), failed[0])
         manifests[split] = out / f"{split}.jsonl"
-        write_manifest(entries, manifests[split])
-        hours = sum(e["duration"] for e in entries) / 3600
-        print(f"{split}: {len(entries)} utterances, {hours:.2f} h -> {manifests[split]}")
+        write_manifest(entries[split], manifests[split])
+        hours = sum(e["duration"] for e in entries[split]) / 3600
+        print(f"{split}: {len(entries[split])} utterances, {hours:.2f} h -> {manifests[split]}")
+    print(summarize(entries, seconds))
     return manifests
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m data_prep.synth_speech",
-        description="Build a synthetic English speech corpus with espeak-ng: 16 kHz WAV files "
-        "and train/dev/test JSONL manifests, with dev and test voices held out of training.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build a synthetic English speech corpus with several synthesizers: 16 kHz\n"
+        "WAV files and train/dev/test/test_voices(/test_festival) JSONL manifests, each\n"
+        "speaker (a person, or an espeak-ng variant) heard in one split only.",
+        epilog="speakers per split (mbrola, pico and rhvoice only when installed):\n"
+        + speaker_table(),
     )
     parser.add_argument("--text", required=True, help="text file, one or more sentences a line")
     parser.add_argument("--column", type=int, help="read this TAB-separated column (1-based)")
@@ -184,11 +245,35 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--train-utterances", type=int, default=None, help="at most N (random)")
     parser.add_argument("--dev-utterances", type=int, default=300, help="at most N (random)")
-    parser.add_argument("--test-utterances", type=int, default=500, help="at most N (random)")
+    parser.add_argument(
+        "--test-utterances",
+        type=int,
+        default=500,
+        help="at most N (random) for test, and the same utterances for test_voices and "
+        "test_festival",
+    )
+    parser.add_argument(
+        "--engines",
+        help="engines train, dev and test_voices may use, comma-separated among "
+        f"{', '.join(tts.ENGINES)} (espeak = espeak-ng); default: {', '.join(CORE_ENGINES)} and "
+        "the optional ones that are installed. test is always espeak-ng",
+    )
+    parser.add_argument(
+        "--engine-shares",
+        metavar="NAME=SHARE,...",
+        help="shares of the training utterances per train speaker set (names below; "
+        "renormalized over the engines in use; 0 leaves one out); default: "
+        + ",".join(f"{k}={v}" for k, v in TRAIN_SHARES.items()),
+    )
+    parser.add_argument(
+        "--no-test-voices",
+        action="store_true",
+        help="do not write test_voices.jsonl (the test text spoken by held-out persons)",
+    )
     parser.add_argument(
         "--festival",
         action="store_true",
-        help="also speak the test text with festival (an unseen synthesizer) into "
+        help="also speak the test text with festival's kal voice (as in the first corpus) into "
         "test_festival.jsonl",
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
@@ -196,6 +281,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        engines = engine_list(args.engines)
+        shares = parse_shares(args.engine_shares) if args.engine_shares else TRAIN_SHARES
         texts = read_lines(args.text, args.column)
         splits = {"train": texts}
         for split in ("dev", "test"):
@@ -208,15 +295,16 @@ def main(argv=None):
         if not args.dev_text or not args.test_text:
             held = set(splits["dev"]) | set(splits["test"])
             splits["train"] = [t for t in splits["train"] if t not in held]
+        if not args.no_test_voices:
+            splits["test_voices"] = splits["test"]
         if args.festival:
             splits["test_festival"] = splits["test"]
         limits = {
             "train": args.train_utterances,
             "dev": args.dev_utterances,
-            "test": args.test_utterances,
-            "test_festival": args.test_utterances,
+            **dict.fromkeys(("test", "test_voices", "test_festival"), args.test_utterances),
         }
-        synthesize(splits, args.out, limits, args.workers, args.seed)
+        synthesize(splits, args.out, limits, args.workers, args.seed, engines, shares)
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
 

@@ -6,6 +6,8 @@ python -m pipelines.asr train      --config configs/asr/synth_small.yaml --run-d
 python -m pipelines.asr evaluate   --run-dir RUN --manifest data/speech/test.jsonl --beam-size 8
 python -m pipelines.asr transcribe --run-dir RUN a.wav b.flac ...
 python -m pipelines.asr export     --run-dir RUN --out EXPORT   # then: transcribe --run-dir EXPORT
+python -m pipelines.asr lm         --run-dir RUN [--text FILE ...] [--order 3]   # word LM
+python -m pipelines.asr tune-lm    --run-dir RUN   # alpha/beta on the dev set
 """
 
 import argparse
@@ -13,6 +15,7 @@ import os
 import sys
 
 from pipelines import cli
+from pipelines.asr_lm import add_lm_commands, add_lm_options, lm_weights, run_lm_command
 from pipelines.cli import add_set_option, add_train_command
 
 CONFIG_HELP = (
@@ -30,8 +33,13 @@ CONFIG_HELP = (
     "  augment.spec_augment       time and frequency masks in training (true/false)\n"
     "  augment.freq_masks, augment.freq_width (bands), augment.time_masks,\n"
     "  augment.time_width (fraction of the utterance)\n"
-    "  augment.perturbed_copies   cached speed/noise-perturbed copies per training utterance\n"
-    "  augment.speed              [low, high] speed factors; augment.noise_snr_db [low, high]\n"
+    "  augment.perturbed_copies   cached augmented copies per training utterance\n"
+    "  augment.T_prob             probability of transform T of the copies (data_prep.augment),\n"
+    "                             T = speed tempo pitch reverb noise telephone gain; their\n"
+    "                             [low, high] ranges: augment.speed, tempo, pitch_semitones,\n"
+    "                             reverb_rt60 (+ reverb_room_m, reverb_bank), noise_snr_db\n"
+    "                             (+ noise_types, noise_dir), gain_db; telephone_codecs\n"
+    "                             (mulaw alaw gsm amr-nb opus speex g726)\n"
     "  model.subsampling          time reduction by strided convolutions: 1, 2, 4 or 8\n"
     "  model.conv_filters, model.units, model.num_layers, model.dropout\n"
     "  model.cell                 lstm | gru | rnn (SimpleRNN, no cuDNN)\n"
@@ -39,6 +47,9 @@ CONFIG_HELP = (
     "  train.patience (early stopping on dev loss), train.max_minutes (time budget),\n"
     "  train.seed, train.deterministic (identical weights per seed)\n"
     "  decode.beam_size, decode.batch_frames\n"
+    "  decode.lm                  word LM: auto (RUN/lm/, see the lm command), none, or a file;\n"
+    "                             decode.alpha, decode.beta (null: tuned by tune-lm),\n"
+    "                             decode.hotwords, decode.hotword_weight (Python-side only)\n"
 )
 
 
@@ -104,6 +115,7 @@ def _parser():
         help="beam size of the beam-search row (default: decode.beam_size; 1: greedy only)",
     )
     evaluate.add_argument("--limit", type=int, default=None, help="score only the first N")
+    add_lm_options(evaluate)  # a beam+LM row when there is an LM
 
     transcribe = commands.add_parser(
         "transcribe",
@@ -117,9 +129,11 @@ def _parser():
     transcribe.add_argument(
         "--beam-size",
         type=int,
-        default=1,
-        help="1: greedy (default); more: prefix beam search (an export uses its own width)",
+        default=None,
+        help="1: greedy (the default without an LM); more: prefix beam search (an export uses "
+        "its own width); with an LM, its beam (default decode.beam_size)",
     )
+    add_lm_options(transcribe)
     transcribe.add_argument("audio", nargs="*", help="audio files (default: paths from stdin)")
 
     export = commands.add_parser(
@@ -129,10 +143,12 @@ def _parser():
         "(matching the librosa features of training), the network and CTC decoding in the "
         "graph. Signatures: transcribe(waveforms, lengths) (greedy, the default) and "
         "transcribe_beam(waveforms, lengths) (prefix beam search, decode.beam_size); "
-        "waveforms are float32 [batch, samples] at the model's sample rate, right-padded.",
+        "waveforms are float32 [batch, samples] at the model's sample rate, right-padded. "
+        "No word LM in the graph: that is a Python-side option of evaluate and transcribe.",
     )
     export.add_argument("--run-dir", required=True, help="a trained run directory")
     export.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
+    add_lm_commands(commands)
     return parser
 
 
@@ -147,6 +163,8 @@ def run(args) -> int:
         written, skipped = convert(args.format, args.root, args.out, args.split)
         print(f"{args.out}: {written} utterances ({skipped} skipped)")
         return 0
+    if args.command in ("lm", "tune-lm"):
+        return run_lm_command(args)
 
     from seq2seq import recognizer
     from seq2seq.config import load_config
@@ -170,16 +188,19 @@ def run(args) -> int:
             if not os.path.exists(config_path):
                 raise FileNotFoundError(f"{config_path} not found: not a trained run directory")
             manifest = load_config(recognizer.ASRConfig, config_path).data.test
-        report = recognizer.evaluate(args.run_dir, manifest, args.beam_size, args.limit)
+        report = recognizer.evaluate(
+            args.run_dir, manifest, args.beam_size, args.limit, args.lm, **lm_weights(args)
+        )
         print(f"report: {report} (and {report.with_suffix('.json')})")
     else:
-        from seq2seq.export import ExportedRecognizer, is_export
+        from pipelines.asr_lm import transcriber
 
         paths = args.audio or [line.strip() for line in sys.stdin if line.strip()]
-        model = (ExportedRecognizer if is_export(args.run_dir) else recognizer.Recognizer)(
-            args.run_dir
+        model, lm = transcriber(args)
+        extra = {"lm": lm} if lm else {}
+        results, errors = model.transcribe(
+            paths, args.beam_size or 1, progress=len(paths) > 100, **extra
         )
-        results, errors = model.transcribe(paths, args.beam_size, progress=len(paths) > 100)
         sys.stdout.write("".join(f"{path}\t{text}\n" for path, text in results))
         for _path, error in errors:
             print(f"error: {error}", file=sys.stderr)

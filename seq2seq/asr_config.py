@@ -7,6 +7,8 @@ defaults, and `python -m pipelines.asr train --help` explains the keys.
 import dataclasses
 
 from data_prep.audio import FeatureConfig
+from data_prep.augment import WaveAugmentation
+from data_prep.transcripts import normalize_transcript
 from seq2seq import training
 from seq2seq.config import validate
 from seq2seq.recurrent import recurrent_rules
@@ -37,18 +39,20 @@ class DataConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class AugmentConfig:
+class AugmentConfig(WaveAugmentation):
+    """SpecAugment (on the fly) and `perturbed_copies` cached copies of each training
+    utterance through the waveform chain, whose keys (`speed`, `noise_snr_db`, `reverb_prob`,
+    ...) and defaults are `data_prep.augment.WaveAugmentation`'s."""
+
     spec_augment: bool = True
     freq_masks: int = 2
     freq_width: int = 15
     time_masks: int = 2
     time_width: float = 0.05
-    perturbed_copies: int = 0  # cached speed/noise-perturbed copies of each training utterance
-    speed: tuple[float, float] | None = (0.9, 1.1)
-    noise_snr_db: tuple[float, float] | None = (10.0, 30.0)
+    perturbed_copies: int = 0  # cached augmented copies of each training utterance
 
     def __post_init__(self):
-        speed, snr = self.speed, self.noise_snr_db
+        super().__post_init__()
         validate(
             self,
             "augment",
@@ -58,10 +62,15 @@ class AugmentConfig:
                 ("time_masks", self.time_masks >= 0, "0 or more"),
                 ("time_width", 0 <= self.time_width < 1, "0 <= value < 1"),
                 ("perturbed_copies", self.perturbed_copies >= 0, "0 or more"),
-                ("speed", speed is None or 0 < speed[0] <= speed[1], "null or [low, high] > 0"),
-                ("noise_snr_db", snr is None or snr[0] <= snr[1], "null or [low, high]"),
             ],
         )
+
+    def chain(self) -> WaveAugmentation | None:
+        """The waveform chain of the cached copies; None where it is the earlier speed + white
+        noise perturbation (`WaveAugmentation.legacy`), whose caches stay as they were."""
+        names = [field.name for field in dataclasses.fields(WaveAugmentation)]
+        chain = WaveAugmentation(**{name: getattr(self, name) for name in names})
+        return None if chain.legacy else chain
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,16 +104,30 @@ class TrainConfig(training.TrainConfig):
 
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
+    """Decoding settings. The word LM (`seq2seq.lm_decoding`) is a Python-side option of
+    evaluate and transcribe; an export's in-graph beam search has none. `alpha` and `beta`
+    left null take the values `tune-lm` wrote to RUN/lm/lm.json (else 0.5 and 1.0)."""
+
     beam_size: int = 8
     batch_frames: int = 40000
+    lm: str = "auto"  # auto: RUN/lm/ if `lm` built one; none; or an ARPA file
+    alpha: float | None = None  # LM weight
+    beta: float | None = None  # word insertion bonus
+    hotwords: tuple[str, ...] = ()
+    hotword_weight: float = 10.0
 
     def __post_init__(self):
+        hotwords_ok = all(len(h) > 1 and normalize_transcript(h) == h for h in self.hotwords)
         validate(
             self,
             "decode",
             [
                 ("beam_size", self.beam_size >= 1, "at least 1 (1 is greedy)"),
                 ("batch_frames", self.batch_frames >= 1, "a positive number"),
+                ("lm", bool(self.lm.strip()), "auto, none or an ARPA file"),
+                ("alpha", self.alpha is None or self.alpha >= 0, "null or >= 0"),
+                ("hotwords", hotwords_ok, "normalized words or phrases (a-z, ' and spaces)"),
+                ("hotword_weight", self.hotword_weight >= 0, "0 or more"),
             ],
         )
 

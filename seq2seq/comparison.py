@@ -17,6 +17,7 @@ from pathlib import Path
 import yaml
 
 from seq2seq import figures
+from seq2seq.evaluation import decoding_name
 from seq2seq.files import write_text
 
 TRANSLATION_COLUMNS = ("BLEU", "chrF", "TER", "sentences/s")
@@ -40,9 +41,7 @@ def summarize_run(run_dir) -> dict:
     for path in sorted(run_dir.glob("eval/*/report.json")):
         for row in json.loads(path.read_text(encoding="utf-8"))["results"]:
             decoding = row["decoding"]
-            name = decoding["strategy"] + (
-                f" {decoding['beam_size']}" if decoding["strategy"] == "beam" else ""
-            )
+            name = decoding_name(decoding)
             if kind == "translation":
                 metrics = [row["bleu"], row["chrf"], row["ter"], row["sentences_per_second"]]
             else:

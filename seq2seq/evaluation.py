@@ -226,11 +226,11 @@ def write_asr_reports(
     ]
     for row in report["results"]:
         lines.append(
-            f"| {_decoding_name(row['decoding'])} | {row['wer']:.2f} | {row['cer']:.2f} | "
+            f"| {decoding_name(row['decoding'])} | {row['wer']:.2f} | {row['cer']:.2f} | "
             f"{row['hits']} | {row['substitutions']} | {row['deletions']} | "
             f"{row['insertions']} | {row['real_time_factor']:.4f} |"
         )
-    decodings = [_decoding_name(r["decoding"]) for r in report["results"]]
+    decodings = [decoding_name(r["decoding"]) for r in report["results"]]
     groups = [("voice", "By voice", sorted(by_voice.items()), "wer_by_voice.png")]
     if by_duration:
         groups.append(("duration", "By duration", list(by_duration.items()), "wer_by_duration.png"))
@@ -271,7 +271,7 @@ def write_asr_reports(
             "",
             "![character substitutions](substitutions.png)",
         ]
-    lines += ["", f"## Worst utterances ({_decoding_name(report['results'][-1]['decoding'])})", ""]
+    lines += ["", f"## Worst utterances ({decoding_name(report['results'][-1]['decoding'])})", ""]
     for item in worst:
         lines += [
             f"- `{item['audio_filepath']}` ({item['voice'] or 'no voice'}, {item['errors']} "
@@ -286,7 +286,9 @@ def write_asr_reports(
     return path
 
 
-def _decoding_name(decoding: dict) -> str:
+def decoding_name(decoding: dict) -> str:
     if decoding["strategy"] == "beam":
         return f"beam {decoding['beam_size']}"
+    if decoding["strategy"] == "beam+lm":
+        return f"beam {decoding['beam_size']} + LM"
     return decoding["strategy"]

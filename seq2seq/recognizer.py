@@ -27,6 +27,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from data_prep.audio import compute_features, load_audio_files, pad_batch
+from data_prep.augment import count_applied
 from data_prep.feature_cache import FeatureCache, Perturbation, build_feature_cache
 from data_prep.speech_pipeline import SpecAugment, make_speech_dataset, select_utterances
 from data_prep.transcripts import CharacterVocabulary, normalize_transcript
@@ -44,6 +45,7 @@ from seq2seq.evaluation import (
     write_asr_reports,
 )
 from seq2seq.files import write_text
+from seq2seq.lm_decoding import make_decoder, resolve_lm
 from seq2seq.speech import CTCSpeechModel, subsampled_length
 from seq2seq.training import (
     fit,
@@ -72,7 +74,9 @@ def build_caches(config: ASRConfig, splits=("train", "dev")) -> dict:
     """Builds (or reuses) the feature caches of the config's manifests; the training cache
     holds the perturbed copies. Returns {split: cache folder}."""
     data, augment = config.data, config.augment
-    perturbation = Perturbation(augment.perturbed_copies, augment.speed, augment.noise_snr_db)
+    perturbation = Perturbation(
+        augment.perturbed_copies, augment.speed, augment.noise_snr_db, augment.chain()
+    )
     return {
         split: build_feature_cache(
             getattr(data, split),
@@ -98,6 +102,7 @@ def _write_data_summary(run_dir: Path, config: ASRConfig, caches: dict, output_l
             "unreadable_examples": cache.skipped[:20],
             "cached_utterances": len(cache.utterances),
             "perturbed_copies": config.augment.perturbed_copies if split == "train" else 0,
+            "augmentations": count_applied(cache.utterances),  # copies per applied transform
             "kept": len(keep),
             "kept_frames": sum(cache.utterances[i]["frames"] for i in keep),
             "filtered": dropped,
@@ -201,15 +206,34 @@ class Recognizer:
         logits = self.model({"features": features, "feature_lengths": lengths})
         return logits, self.model.output_lengths(lengths)
 
-    def decode_features(self, features: list[np.ndarray], beam_size: int = 1, progress=False):
-        """Transcribes feature arrays (frames, dim); returns texts in input order."""
+    def _batches(self, features: list[np.ndarray], progress=False):
+        """Yields (input indices, logits, output lengths) of length-bucketed batches."""
         lengths = [len(f) for f in features]
-        texts = [""] * len(features)
         batches = list(length_batches(lengths, self.config.decode.batch_frames))
         for batch in tqdm(batches, desc="decoding", unit="batch", disable=not progress):
             # Normalized before padding, as in training.
             padded, batch_lengths = pad_batch([self._normalize(features[i]) for i in batch])
-            logits, out_lengths = self._logits(tf.constant(padded), tf.constant(batch_lengths))
+            yield batch, *self._logits(tf.constant(padded), tf.constant(batch_lengths))
+
+    def log_probs(self, features: list[np.ndarray], progress=False) -> list[np.ndarray]:
+        """CTC log-probabilities (output frames, classes) of feature arrays, in input order."""
+        out = [None] * len(features)
+        for batch, logits, out_lengths in self._batches(features, progress):
+            log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32)).numpy()
+            for row, i in enumerate(batch):
+                out[i] = log_probs[row, : int(out_lengths[row])]
+        return out
+
+    def decode_features(
+        self, features: list[np.ndarray], beam_size: int = 1, progress=False, lm=None
+    ):
+        """Transcribes feature arrays (frames, dim); returns texts in input order. With `lm`
+        (a `seq2seq.lm_decoding.LMDecoder`), its word-LM beam search (its own beam size)
+        decodes the log-probabilities instead of the in-graph greedy/beam search."""
+        if lm is not None:
+            return lm.decode_batch(self.log_probs(features, progress), progress)
+        texts = [""] * len(features)
+        for batch, logits, out_lengths in self._batches(features, progress):
             ids = ctc_decode(logits, out_lengths, beam_size)
             for i, text in zip(batch, self.vocabulary.decode(ids).numpy(), strict=True):
                 texts[i] = text.decode("utf-8")
@@ -222,25 +246,32 @@ class Recognizer:
         logits, out_lengths = self._logits(tf.constant(padded), tf.constant(lengths))
         return tf.nn.softmax(logits[0, : int(out_lengths[0])]).numpy()
 
-    def transcribe(self, paths, beam_size: int = 1, progress: bool = False):
-        """Transcribes audio files (any rate, channels, format libsndfile reads). Returns
-        (path, text) for the readable files and (path, error) for the others."""
+    def transcribe(self, paths, beam_size: int = 1, progress: bool = False, lm=None):
+        """Transcribes audio files (any rate, channels, format libsndfile reads), with the
+        word-LM decoder `lm` if given. Returns (path, text) for the readable files and (path,
+        error) for the others."""
         audios, done, errors = load_audio_files(paths, self.config.features.sample_rate)
         features = [compute_features(audio, self.config.features) for audio in audios]
-        texts = self.decode_features(features, beam_size, progress) if features else []
+        texts = self.decode_features(features, beam_size, progress, lm) if features else []
         return list(zip(done, texts, strict=True)), errors
 
 
-def evaluate(run_dir, manifest, beam_size: int | None = None, limit: int | None = None):
-    """Transcribes a manifest with greedy decoding (and beam search when `beam_size` > 1),
-    scores it with jiwer against the normalized references and writes
-    `RUN/eval/<manifest name>/report.{json,md}`. Returns the Markdown path.
+def evaluate(
+    run_dir, manifest, beam_size: int | None = None, limit: int | None = None, lm=None, **weights
+):
+    """Transcribes a manifest with greedy decoding, beam search when `beam_size` > 1, and beam
+    search with the word LM when there is one (`seq2seq.lm_decoding.resolve_lm`: `lm` "auto",
+    "none" or a file, default `decode.lm`; `weights`: alpha, beta, hotwords), scores each with
+    jiwer against the normalized references and writes `RUN/eval/<manifest name>/report.{json,
+    md}`. Returns the Markdown path.
 
     Nothing is filtered for length here; unreadable audio and utterances whose reference is
     empty after normalization are skipped and counted in the report."""
     recognizer = Recognizer(run_dir)
     config = recognizer.config
     beam_size = config.decode.beam_size if beam_size is None else beam_size
+    lm_settings = resolve_lm(run_dir, config.decode, lm, **weights)
+    decoder = make_decoder(lm_settings, beam_size)  # loaded before the clock starts
     cache = FeatureCache(
         build_feature_cache(manifest, config.data.cache_dir, config.features, None, None)
     )
@@ -252,15 +283,18 @@ def evaluate(run_dir, manifest, beam_size: int | None = None, limit: int | None 
     voices = [utterances[i]["voice"] for i in keep]
     audio_seconds = sum(utterances[i]["duration"] for i in keep)
     rows, hypotheses = [], []
-    for strategy, size in [("greedy", 1)] + ([("beam", beam_size)] if beam_size > 1 else []):
+    strategies = [("greedy", 1)] + ([("beam", beam_size)] if beam_size > 1 else [])
+    for strategy, size in strategies + ([("beam+lm", beam_size)] if decoder else []):
+        with_lm = decoder if strategy == "beam+lm" else None
         start = time.perf_counter()
-        texts = recognizer.decode_features(features, size, progress=True)
+        texts = recognizer.decode_features(features, size, progress=True, lm=with_lm)
         seconds = time.perf_counter() - start
         scores = score_transcripts(references, texts)
         rows.append(
             {
                 **scores,
-                "decoding": {"strategy": strategy, "beam_size": size},
+                "decoding": {"strategy": strategy, "beam_size": size}
+                | (lm_settings if with_lm else {}),
                 "seconds": round(seconds, 2),
                 "real_time_factor": round(seconds / audio_seconds, 5),
             }

@@ -1,7 +1,15 @@
+from collections import Counter
+
+import pytest
 import soundfile as sf
 
 from data_prep.manifest import read_manifest
-from data_prep.synth_speech import VARIANTS, split_utterances, synthesize
+from data_prep.synth_speech import _speak, main, plan_split, split_utterances, synthesize
+from data_prep.voices import VARIANTS
+from tests.conftest import SPEECH_TEXT
+
+ALL = ("espeak-ng", "flite", "festival", "piper")
+SPLITS = ("train", "dev", "test", "test_voices", "test_festival")
 
 
 def test_split_utterances_keeps_every_word_within_the_limit():
@@ -22,16 +30,12 @@ def test_short_last_piece_joins_the_previous_utterance():
     ]
 
 
-def test_voice_variants_are_disjoint_across_splits():
-    train, dev, test = (set(VARIANTS[s]) for s in ("train", "dev", "test"))
-    assert not (train & test) and not (train & dev) and not (dev & test)
-
-
 def test_tiny_corpus_holds_test_voices_out(tiny_speech):
     manifests = {s: read_manifest(tiny_speech / f"{s}.jsonl") for s in ("train", "dev", "test")}
     assert [len(m) for m in manifests.values()] == [40, 6, 6]
     variants = {s: {e["voice"].split("+")[1] for e in m} for s, m in manifests.items()}
     assert variants["test"] <= set(VARIANTS["test"]) and not variants["test"] & variants["train"]
+    assert {e["engine"] for m in manifests.values() for e in m} == {"espeak-ng"}
     entry = manifests["test"][0]
     info = sf.info(entry["audio_filepath"])
     assert (info.samplerate, info.channels) == (16000, 1)
@@ -42,24 +46,104 @@ def test_rerun_skips_existing_files(tiny_speech):
     path = tiny_speech / "wavs/test/test-000000.wav"
     before = path.stat().st_mtime_ns
     synthesize({"test": []}, tiny_speech / "other", {}, workers=1)  # empty split is fine
-    from data_prep.synth_speech import plan_split
-
     jobs = plan_split(
         ["God saw the light, and saw that it was good."], "test", tiny_speech, None, 0
     )
-    assert jobs[0][0] == str(path)
-    from data_prep.synth_speech import _speak
+    assert jobs[0].path == str(path)
+    result = _speak(jobs[0])
+    assert path.stat().st_mtime_ns == before and result["entry"]["duration"] > 0
+    assert result["seconds"] is None  # nothing was spoken
 
-    entry = _speak(jobs[0])
-    assert path.stat().st_mtime_ns == before and entry["duration"] > 0
+
+def test_fixed_splits_do_not_depend_on_the_engines():
+    texts = SPEECH_TEXT * 3
+    for split in ("test", "test_festival"):
+        alone = plan_split(texts, split, "out", 10, 0)
+        mixed = plan_split(texts, split, "out", 10, 0, engines=ALL, shares={"piper-joe": 1})
+        assert alone == mixed and len(alone) == 10
+    festival = plan_split(texts, "test_festival", "out", 10, 0)
+    assert [j.text for j in festival] == [j.text for j in alone]
+    assert {(j.engine, j.voice, j.speaker) for j in festival} == {
+        ("festival", "kal_diphone", "kal")
+    }
 
 
-def test_festival_speaks_the_test_utterances(tmp_path):
-    text = ["God saw the light, and saw that it was good.", "The king sent his servants."]
-    manifests = synthesize({"test": text, "test_festival": text}, tmp_path, {}, workers=1, seed=0)
-    espeak, festival = (read_manifest(manifests[s]) for s in ("test", "test_festival"))
-    assert [e["text"] for e in festival] == [e["text"] for e in espeak]
-    assert {e["synthesizer"] for e in festival} == {"festival"}
-    assert {e["synthesizer"] for e in espeak} == {"espeak-ng"}
-    info = sf.info(festival[0]["audio_filepath"])
-    assert (info.samplerate, info.channels) == (16000, 1) and info.duration > 1
+def test_train_shares_and_file_names():
+    jobs = plan_split(SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL)
+    counts = Counter(j.voice if j.engine != "espeak-ng" else "espeak-ng" for j in jobs)
+    assert counts == {
+        "espeak-ng": 37,
+        "awb": 16,
+        "slt": 14,
+        "cmu_us_slt_arctic_hts": 13,
+        "en_US-joe-medium": 20,
+    }
+    # the file name carries what is spoken: another plan for index 0 gets another file
+    other = plan_split(SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL, shares={"espeak": 1})
+    assert jobs[0].path != other[0].path and jobs == plan_split(
+        SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL
+    )
+
+
+@pytest.fixture(scope="module")
+def mixed_corpus(tmp_path_factory):
+    """Every split with every installed core engine: train 10, dev 4, test(_voices/_festival) 3."""
+    folder = tmp_path_factory.mktemp("mixed_speech")
+    splits = {"train": SPEECH_TEXT * 2, "dev": SPEECH_TEXT[:4]}
+    splits |= dict.fromkeys(("test", "test_voices", "test_festival"), SPEECH_TEXT[4:])
+    limits = {"train": 10, "dev": 4, "test": 3, "test_voices": 3, "test_festival": 3}
+    synthesize(splits, folder, limits, workers=2, seed=0, engines=ALL)
+    return {s: read_manifest(folder / f"{s}.jsonl") for s in SPLITS}
+
+
+def test_mixed_corpus_holds_whole_speakers_out(mixed_corpus):
+    speakers = {s: {e["speaker"] for e in m} for s, m in mixed_corpus.items()}
+    for held_out in ("dev", "test", "test_voices", "test_festival"):
+        assert not speakers[held_out] & speakers["train"], held_out
+    assert speakers["test_voices"] == {"ked"} and speakers["test_festival"] == {"kal"}
+    assert "rms" in speakers["dev"] and not speakers["dev"] & speakers["test_voices"]
+    assert all("kal" not in speakers[s] for s in SPLITS if s != "test_festival")
+    engines = {e["engine"] for e in mixed_corpus["train"]}
+    assert engines == set(ALL)
+    texts = {
+        s: [e["text"] for e in mixed_corpus[s]] for s in ("test", "test_voices", "test_festival")
+    }
+    assert texts["test"] == texts["test_voices"] == texts["test_festival"]
+
+
+def test_mixed_corpus_manifest_fields_and_audio(mixed_corpus):
+    for split, manifest in mixed_corpus.items():
+        assert len(manifest) == {"train": 10, "dev": 4}.get(split, 3)
+        for entry in manifest:
+            assert {"audio_filepath", "duration", "text", "engine", "voice", "speaker"} <= set(
+                entry
+            )
+            info = sf.info(entry["audio_filepath"])
+            assert (info.samplerate, info.channels) == (16000, 1) and 0.5 < info.duration < 12
+    piper = next(e for e in mixed_corpus["train"] if e["engine"] == "piper")
+    assert {"length_scale", "noise_scale", "noise_w_scale"} <= set(piper)
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--engines", "--engine-shares", "--festival", "--no-test-voices", "--workers"):
+        assert option in text
+    assert exit_.value.code == 0 and "test_festival festival-kal" in text
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--engines", "espeak,tacotron"], "unknown 'tacotron'"),
+        (["--engine-shares", "flite-kal=0.5"], "unknown 'flite-kal'"),
+        (["--engine-shares", "espeak=lots"], "is not NAME=NUMBER"),
+    ],
+)
+def test_bad_options_give_clear_errors(tmp_path, capsys, arguments, message):
+    text = tmp_path / "text.txt"
+    text.write_text("In the beginning God created the heavens and the earth.\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--text", str(text), "--out", str(tmp_path / "out"), *arguments])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err

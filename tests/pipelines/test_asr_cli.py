@@ -287,3 +287,61 @@ def test_transcribe_command_runs_from_an_export(run_dir, tiny_speech, tmp_path):
     assert from_export.returncode == 0, from_export.stderr[-2000:]
     assert [line.split("\t")[0] for line in from_export.stdout.splitlines()] == wavs
     assert from_export.stdout.splitlines() == from_run
+
+
+def _in_process(capsys, *args, expect=0):
+    """Runs the command line in this process, where TensorFlow is loaded already."""
+    from pipelines.asr import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(list(args))
+    output = capsys.readouterr()
+    assert exit_.value.code == expect, output.err[-3000:]
+    return output
+
+
+def test_word_lm_commands_evaluate_and_transcribe(talkative_run, tiny_speech, tmp_path, capsys):
+    """lm, tune-lm, then evaluate and transcribe with the LM, on a copy of the talkative run
+    (its random network spells many characters for the LM to weigh)."""
+    import shutil
+
+    from data_prep.language_model import read_arpa
+    from seq2seq.recognizer import evaluate
+
+    run = tmp_path / "run"
+    shutil.copytree(talkative_run, run)
+    assert "40 sentences" in _in_process(capsys, "lm", "--run-dir", str(run)).out
+    assert ("in", "the", "beginning") in read_arpa(run / "lm/lm.arpa").probs[2]
+    info = json.loads((run / "lm/lm.json").read_text())
+    assert info["texts"] == [str(tiny_speech / "train.jsonl")] and info["lm"] == "lm.arpa"
+    test = str(tiny_speech / "test.jsonl")
+    refused = _in_process(capsys, "lm", "--run-dir", str(run), "--text", test, expect=2)
+    assert "data.test manifest" in refused.err
+
+    grid = ("--alphas", "0", "1", "--betas", "0", "2")
+    out = _in_process(capsys, "tune-lm", "--run-dir", str(run), *grid).out
+    assert "alpha 1" in out and "beta 2" in out and "best on" in out
+    info = json.loads((run / "lm/lm.json").read_text())
+    assert info["alpha"] in (0, 1) and info["beta"] in (0, 2) and len(info["tuned"]["grid"]) == 4
+    assert info["tuned"]["manifest"] == str(tiny_speech / "dev.jsonl")
+    refused = _in_process(capsys, "tune-lm", "--run-dir", str(run), "--manifest", test, expect=2)
+    assert "tune on the dev set" in refused.err
+
+    report = evaluate(run, test, beam_size=3)
+    rows = json.loads(report.with_suffix(".json").read_text())["results"]
+    assert [row["decoding"]["strategy"] for row in rows] == ["greedy", "beam", "beam+lm"]
+    assert (rows[2]["decoding"]["alpha"], rows[2]["decoding"]["beta"]) == (
+        info["alpha"],
+        info["beta"],
+    )
+    assert all(row["seconds"] > 0 and row["real_time_factor"] > 0 for row in rows)
+    assert "| beam 3 + LM |" in report.read_text()
+    capsys.readouterr()  # evaluate's printed scores
+
+    wav = str(tiny_speech / "wavs/test/test-000000.wav")
+    out = _in_process(capsys, "transcribe", "--run-dir", str(run), "--hotwords", "light,day", wav)
+    assert out.out.startswith(f"{wav}\t") and out.out.count("\n") == 1
+    missing = str(run / "missing.arpa")
+    err = _in_process(capsys, "transcribe", "--run-dir", str(run), "--lm", missing, wav, expect=2)
+    assert "missing.arpa not found" in err.err
+    assert "Python-side" in _in_process(capsys, "transcribe", "--help").out
