@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian/Ubuntu machine:
-#   make demo   install; build the Bible corpus and the espeak-ng speech corpus; train and
-#               evaluate the small translation and speech models; write a comparison report
+#   make demo   install; build the Bible corpus, the multi-engine speech corpus and the
+#               real-voice test set; train and evaluate the small translation and speech models
+#               (the speech model with a word LM too); write a comparison report
 #   make test   install and run the test suite
 # QUICK=1 make demo shows the whole flow in a few minutes (tiny models, short budgets).
 SHELL := /bin/bash
