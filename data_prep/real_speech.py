@@ -57,6 +57,7 @@ from tqdm import tqdm
 
 from data_prep.audio import AudioError, load_audio
 from data_prep.manifest import write_manifest
+from data_prep.transcripts import normalize_transcript
 
 logger = logging.getLogger(__name__)
 
@@ -271,8 +272,6 @@ def collect(sources, share="/usr/share", cache="data/real/cache", sdist=None):
     if unknown:
         raise ValueError(f"unknown sources {sorted(unknown)}; expected some of {SOURCES}")
     check_packages(sources, share)
-    from data_prep.transcripts import normalize_transcript  # imports TensorFlow: only here
-
     readers = {
         "pocketsphinx": lambda s: pocketsphinx_recordings(fetch_pocketsphinx(cache, sdist), s),
         "klettres": lambda s: klettres_recordings(share, s),

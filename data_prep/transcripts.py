@@ -10,7 +10,6 @@ scoring time.
 import re
 import unicodedata
 
-import tensorflow as tf
 from num2words import num2words
 
 BLANK_ID = 0
@@ -51,6 +50,8 @@ class CharacterVocabulary:
     same object runs in `tf.data` and inside an exported model)."""
 
     def __init__(self, alphabet: str = ALPHABET):
+        import tensorflow as tf  # imported here: normalize_transcript needs no TensorFlow
+
         self.alphabet = alphabet
         self.vocab_size = len(alphabet) + 1
         self._table = tf.lookup.StaticHashTable(
@@ -65,11 +66,15 @@ class CharacterVocabulary:
     def encode(self, text):
         """Normalized text (a scalar string tensor) -> int32 ids (label_len,); characters
         outside the alphabet map to -1 (normalize first)."""
+        import tensorflow as tf
+
         return self._table.lookup(tf.strings.unicode_decode(text, "UTF-8"))
 
     def decode(self, ids):
         """ids (batch, len) int, where blanks (0) and padding (-1) are skipped -> (batch,)
         strings."""
+        import tensorflow as tf
+
         ids = tf.convert_to_tensor(ids)
         chars = tf.gather(self._chars, tf.maximum(ids, 0))  # -1 and 0 both map to ""
         return tf.strings.reduce_join(chars, axis=-1)
