@@ -79,16 +79,10 @@ def _keras_variant(task, path, overrides, name):
     return model, ds, count
 
 
-DEFAULT_TORCH_THREADS = []
-
-
-def _torch_variant(task, base_model, name):
+def _torch_variant(task, base_model, name, default_threads):
     from benchmarks import torch_reference
 
-    if not DEFAULT_TORCH_THREADS:
-        DEFAULT_TORCH_THREADS.append(torch_reference.setup()["threads"])
-
-    threads = int(name[len("torch") :] or 0) or DEFAULT_TORCH_THREADS[0]
+    threads = int(name[len("torch") :] or 0) or default_threads
     trainer = torch_reference.Trainer(
         torch_reference.from_keras(base_model),
         1e-3,
@@ -120,9 +114,14 @@ def measure(args) -> dict:
             take = ds.repeat().take(args.batches)
             batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in take]
         steps[name] = model.train_on_batch
+    torch_threads = None
+    if any(name.startswith("torch") for name in names):
+        from benchmarks import torch_reference
+
+        torch_threads = torch_reference.setup()["threads"]  # its default, before any variant's
     for name in names:
         if name.startswith("torch"):
-            steps[name] = _torch_variant(args.task, base, name)
+            steps[name] = _torch_variant(args.task, base, name, torch_threads)
     steps = {name: steps[name] for name in names}
     for step in steps.values():  # warm-up: tracing, first allocations
         for x, y in batches[:3]:
@@ -142,7 +141,7 @@ def measure(args) -> dict:
         "overrides": args.set,
         "batches": len(batches),
         "load_average": os.getloadavg(),
-        "torch_default_threads": DEFAULT_TORCH_THREADS[0] if DEFAULT_TORCH_THREADS else None,
+        "torch_default_threads": torch_threads,
         "variants": {
             name: {
                 f"{unit}_per_second": round(units / sum(times[name]), 1),

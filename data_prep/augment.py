@@ -26,7 +26,6 @@ padded); speed and tempo change the length by 1/factor.
 import dataclasses
 import functools
 import hashlib
-import json
 import logging
 import math
 import os
@@ -133,10 +132,6 @@ class WaveAugmentation:
         return (
             self.speed_prob == 1 and self.noise_prob == 1 and self.noise_types == ("white",)
         ) and not any(others)
-
-    def digest(self) -> str:
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(WaveAugmentation)}
-        return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
 
 
 def _range(config, key, low=None):

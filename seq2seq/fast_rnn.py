@@ -222,19 +222,22 @@ def _gru_recurrence(projected, h0, valid, recurrent_kernel, recurrent_bias):
     return (hs, h), gradient
 
 
-def lstm_sequence(inputs, h0, c0, mask, kernel, recurrent_kernel, bias, **options):
-    """An LSTM over inputs (batch, time, features) with the fast path's loop; returns
-    `(last_output, outputs, [h, c])` as Keras's backend `rnn`/`lstm` do. Options:
-    `go_backwards`, `zero_output_for_mask`."""
+def lstm_sequence(inputs, initial_state, mask, kernel, recurrent_kernel, bias, **options):
+    """An LSTM over inputs (batch, time, features) from `initial_state` [h, c] with the fast
+    path's loop; returns `(last_output, outputs, [h, c])` as Keras's backend `rnn`/`lstm` do.
+    Options: `go_backwards`, `zero_output_for_mask`."""
+    h0, c0 = initial_state
     x, valid = _time_major(inputs, mask, options.get("go_backwards", False))
     hs, h, c = _lstm_recurrence(_project(x, kernel, bias), h0, c0, valid, recurrent_kernel)
     last, outputs = _batch_major_outputs(hs, valid, options.get("zero_output_for_mask", False))
     return last, outputs, [h, c]
 
 
-def gru_sequence(inputs, h0, mask, kernel, recurrent_kernel, bias, **options):
+def gru_sequence(inputs, initial_state, mask, kernel, recurrent_kernel, bias, **options):
     """A GRU (`reset_after=True`, bias of shape (2, 3 * units)) over inputs (batch, time,
-    features); returns `(last_output, outputs, [h])`. Options as `lstm_sequence`."""
+    features) from `initial_state` [h]; returns `(last_output, outputs, [h])`. Options as
+    `lstm_sequence`."""
+    (h0,) = initial_state
     x, valid = _time_major(inputs, mask, options.get("go_backwards", False))
     projected = _project(x, kernel, bias[0])
     hs, h = _gru_recurrence(projected, h0, valid, recurrent_kernel, bias[1])
@@ -273,6 +276,22 @@ def _weights(layer, dtype):
     return [ops.cast(w, dtype) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
 
 
+def _fast_inner_loop(layer, sequence, sequences, initial_state, mask, training):
+    """Keras's `RNN.inner_loop` on the fast path, with `sequence` (`lstm_sequence` or
+    `gru_sequence`) in place of the generic step loop."""
+    mask = mask[0] if isinstance(mask, list | tuple) else mask
+    states = list(initial_state) if isinstance(initial_state, list | tuple) else [initial_state]
+    sequences = _input_dropout(layer, sequences, training)
+    return sequence(
+        sequences,
+        states,
+        mask,
+        *_weights(layer, sequences.dtype),
+        go_backwards=layer.go_backwards,
+        zero_output_for_mask=layer.zero_output_for_mask,
+    )
+
+
 @keras.saving.register_keras_serializable(package="seq2seq")
 class LSTM(keras.layers.LSTM):
     """`keras.layers.LSTM` with the fast CPU path of this module; the same arguments, weights
@@ -281,18 +300,7 @@ class LSTM(keras.layers.LSTM):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not uses_fast_path(self):
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        mask = mask[0] if isinstance(mask, list | tuple) else mask
-        sequences = _input_dropout(self, sequences, training)
-        h0, c0 = initial_state
-        return lstm_sequence(
-            sequences,
-            h0,
-            c0,
-            mask,
-            *_weights(self, sequences.dtype),
-            go_backwards=self.go_backwards,
-            zero_output_for_mask=self.zero_output_for_mask,
-        )
+        return _fast_inner_loop(self, lstm_sequence, sequences, initial_state, mask, training)
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -303,14 +311,4 @@ class GRU(keras.layers.GRU):
     def inner_loop(self, sequences, initial_state, mask, training=False):
         if not uses_fast_path(self):
             return super().inner_loop(sequences, initial_state, mask, training=training)
-        mask = mask[0] if isinstance(mask, list | tuple) else mask
-        sequences = _input_dropout(self, sequences, training)
-        h0 = initial_state[0] if isinstance(initial_state, list | tuple) else initial_state
-        return gru_sequence(
-            sequences,
-            h0,
-            mask,
-            *_weights(self, sequences.dtype),
-            go_backwards=self.go_backwards,
-            zero_output_for_mask=self.zero_output_for_mask,
-        )
+        return _fast_inner_loop(self, gru_sequence, sequences, initial_state, mask, training)
