@@ -64,6 +64,37 @@ def test_beam_finds_higher_scoring_sequences_than_greedy_on_average():
     assert (beam >= greedy - 1e-4).mean() >= 0.75
 
 
+@pytest.mark.parametrize("attention", ["output", "input_feeding"])
+def test_greedy_dropping_finished_rows_equals_stepping_the_whole_batch(attention):
+    """Greedy decoding drops finished rows from its batch as it goes; the result must equal
+    stepping every row to the end with `decode_step` (the rows end at different steps here:
+    their sources, so their length limits, differ)."""
+    model = tiny_model(dropout=0.0, attention=attention)
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(1, 9, size=12)
+    source = np.zeros((12, 8), "int32")
+    for row, length in enumerate(lengths):
+        source[row, :length] = rng.integers(4, 40, size=length)
+    decoded = SequenceDecoder(model, max_length_ratio=1.0, max_length_offset=1).decode(source)
+    decoded = decoded.numpy()
+
+    outputs, mask, state = model.encode(source)
+    keys = model.precompute(outputs)
+    tokens, finished, expected = np.full(12, BOS_ID, "int32"), np.zeros(12, bool), []
+    for step in range(lengths.max() + 1):  # the longest limit, unless every row ends sooner
+        logits, state, _ = model.decode_step(tokens, state, outputs, mask, keys)
+        logits = np.array(logits)
+        logits[:, [PAD_ID, BOS_ID]] = -np.inf
+        tokens = np.where(step + 1 >= lengths + 1, EOS_ID, logits.argmax(-1)).astype("int32")
+        tokens = np.where(finished, PAD_ID, tokens).astype("int32")
+        finished |= tokens == EOS_ID
+        expected.append(tokens)
+        if finished.all():
+            break
+    assert finished.all() and len(set(lengths)) > 3
+    np.testing.assert_array_equal(decoded, np.stack(expected, 1))
+
+
 def _one_hot_logits(frames, vocab=4):
     """Logits whose best class at each frame is `frames[t]` (peaked, so beams agree)."""
     logits = np.full((len(frames), vocab), -10.0, np.float32)
