@@ -45,11 +45,10 @@ def start_local_workers(command: list[str], logs: list[Path]) -> list[subprocess
 
 
 def history(run_dir) -> list[dict]:
-    """The run's `history.csv` rows (one per epoch) with float values."""
-    from seq2seq.callbacks import read_history
+    """The run's history (one row per epoch)."""
+    from seq2seq.run_dir import RunDir
 
-    rows = read_history(Path(run_dir) / "history.csv")
-    return [{k: float(v) for k, v in row.items() if v} for row in rows]
+    return RunDir(run_dir).history()
 
 
 def _train_command(args, run_dir, strategy):

@@ -18,43 +18,11 @@ from pipelines import cli
 from pipelines.asr_lm import add_lm_commands, add_lm_options, lm_weights, run_lm_command
 from pipelines.cli import add_set_option, add_train_command
 
-CONFIG_HELP = (
-    "Config keys (set in the YAML file or with --set):\n"
-    "  data.train/dev/test        JSONL manifests (audio_filepath, duration, text[, voice])\n"
-    "  data.cache_dir             feature cache folder (shared by runs, keyed by feature hash)\n"
-    "  data.batch_frames          input frames per batch (batches are bucketed by length)\n"
-    "  data.max_frames            drop longer training utterances (counted)\n"
-    "  data.cache_in_memory       keep loaded features in memory (true/false)\n"
-    "  data.workers               feature extraction processes (default: all cores)\n"
-    "  features.kind              logmel | mfcc\n"
-    "  features.sample_rate, features.win_length, features.hop_length, features.n_fft,\n"
-    "  features.n_mels, features.n_mfcc, features.fmin, features.fmax\n"
-    "  features.normalization     utterance | global (training-set statistics) | none\n"
-    "  augment.spec_augment       time and frequency masks in training (true/false)\n"
-    "  augment.freq_masks, augment.freq_width (bands), augment.time_masks,\n"
-    "  augment.time_width (fraction of the utterance)\n"
-    "  augment.perturbed_copies   cached augmented copies per training utterance\n"
-    "  augment.T_prob             probability of transform T of the copies (data_prep.augment),\n"
-    "                             T = speed tempo pitch reverb noise telephone gain; their\n"
-    "                             [low, high] ranges: augment.speed, tempo, pitch_semitones,\n"
-    "                             reverb_rt60 (+ reverb_room_m, reverb_bank), noise_snr_db\n"
-    "                             (+ noise_types, noise_dir), gain_db; telephone_codecs\n"
-    "                             (mulaw alaw gsm amr-nb opus speex g726)\n"
-    "  model.subsampling          time reduction by strided convolutions: 1, 2, 4 or 8\n"
-    "  model.conv_filters, model.units, model.num_layers, model.dropout\n"
-    "  model.cell                 lstm | gru | rnn (SimpleRNN, no cuDNN)\n"
-    "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
-    "  train.patience (early stopping on dev loss), train.max_minutes (time budget),\n"
-    "  train.seed, train.deterministic (identical weights per seed)\n"
-    "  decode.beam_size, decode.batch_frames\n"
-    "  decode.lm                  word LM: auto (RUN/lm/, see the lm command), none, or a file;\n"
-    "                             decode.alpha, decode.beta (null: tuned by tune-lm),\n"
-    "                             decode.hotwords, decode.hotword_weight (Python-side only)\n"
-)
+CONFIG_HELP = cli.config_help("seq2seq.asr_config", "ASRConfig")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m pipelines.asr",
         description="Speech recognition with a bidirectional LSTM trained with CTC on "
         "log-mel or MFCC features.",

@@ -2,10 +2,35 @@
 option, and error handling that turns bad input into a one-line message."""
 
 import argparse
+import importlib
 import logging
 import os
 import subprocess
 import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose epilog may be a function, called only when help is shown (the
+    config keys' text imports TensorFlow; a command that is not asking for help imports it
+    later, after the quiet start). Its subcommand parsers are of this class too."""
+
+    def format_help(self):
+        if callable(self.epilog):
+            self.epilog = self.epilog()
+        return super().format_help()
+
+
+def config_help(module: str, config_class: str):
+    """A lazy epilog: every key of the config class `module.config_class` with its default
+    and explanation (`seq2seq.config.describe`: generated from the dataclasses)."""
+
+    def text():
+        start_tensorflow(verbose="--verbose" in sys.argv)
+        from seq2seq.config import describe
+
+        return describe(getattr(importlib.import_module(module), config_class))
+
+    return text
 
 
 def add_train_command(commands, config_help: str, description: str, example: str):

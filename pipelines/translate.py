@@ -12,32 +12,11 @@ import sys
 from pipelines import cli
 from pipelines.cli import add_train_command
 
-CONFIG_HELP = (
-    "Config keys (set in the YAML file or with --set):\n"
-    "  data.train/dev/test      corpus files (TSV: source<TAB>target)\n"
-    "  data.format              tsv | anki (english<TAB>other<TAB>attribution) | moses\n"
-    "                           (moses: path is 'train.es,train.en')\n"
-    "  data.max_words           drop pairs with a side longer than this many words\n"
-    "  data.source_vocab_size   SentencePiece vocabulary size of the source (and target_...)\n"
-    "  data.subword_model       unigram | bpe\n"
-    "  data.max_length          drop training pairs longer than this many subword tokens\n"
-    "  data.batch_tokens        tokens per batch (batches are bucketed by length)\n"
-    "  data.cache               cache tokenized data in memory (true/false)\n"
-    "  model.embedding_dim, model.units, model.num_layers, model.dropout\n"
-    "  model.cell               lstm | gru | rnn (SimpleRNN, no cuDNN)\n"
-    "  model.attention          output (fast, cuDNN-eligible) | input_feeding (RNNsearch)\n"
-    "  model.type               recurrent | transformer (baseline: units, num_layers, dropout,\n"
-    "                           model.heads, model.positions sinusoidal | learned)\n"
-    "  train.epochs, train.learning_rate, train.warmup_steps, train.clipnorm,\n"
-    "  train.label_smoothing, train.patience (early stopping on dev loss),\n"
-    "  train.max_minutes (time budget), train.seed, train.deterministic\n"
-    "  decode.beam_size, decode.length_penalty, decode.max_length_ratio,\n"
-    "  decode.max_length_offset, decode.batch_size\n"
-)
+CONFIG_HELP = cli.config_help("seq2seq.translation_config", "TranslationConfig")
 
 
 def _parser():
-    parser = argparse.ArgumentParser(
+    parser = cli.Parser(
         prog="python -m pipelines.translate",
         description="Train, evaluate and run LSTM encoder-decoder translation models with "
         "Bahdanau attention.",

@@ -5,35 +5,42 @@ under the same budget, evaluate each on the test split, and write one table and 
 (`OUT/<variant>/`), so an interrupted comparison resumes where it stopped.
 """
 
-import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
 
 import keras
+import yaml
 
 from seq2seq import figures
 from seq2seq.config import load_config
 from seq2seq.files import write_text
 from seq2seq.recurrent import CELLS
+from seq2seq.run_dir import RunDir
 
 VARIANTS = (*CELLS, "transformer")
 
 
 def variant_overrides(task: str, variant: str) -> list[str]:
-    """The `--set` values that turn a base config into `variant`."""
+    """The `--set` values that turn a base config into `variant`. In translation the `model`
+    keys that only the other model type reads go back to their defaults (a config refuses
+    them otherwise): a Transformer variant of a recurrent config drops its embedding size."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected some of {VARIANTS}")
+    if task == "translate":
+        from seq2seq import translation_config as settings
+
+        unused = settings.RECURRENT_ONLY if variant == "transformer" else settings.TRANSFORMER_ONLY
+        defaults = {f.name: f.default for f in dataclasses.fields(settings.ModelConfig)}
+        resets = [f"model.{key}={yaml.safe_dump(defaults[key]).split()[0]}" for key in unused]
     if variant == "transformer":
         if task != "translate":
             raise ValueError("the transformer variant exists for --task translate only")
-        return ["model.type=transformer"]
-    return [f"model.cell={variant}"] + (["model.type=recurrent"] if task == "translate" else [])
-
-
-def _history(run: Path) -> list[dict]:
-    with open(run / "history.csv", encoding="utf-8", newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v} for row in csv.DictReader(f)]
+        return ["model.type=transformer", *resets]
+    if task == "translate":
+        return [f"model.cell={variant}", "model.type=recurrent", *resets]
+    return [f"model.cell={variant}"]
 
 
 def compare(
@@ -88,9 +95,11 @@ def compare(
 
 
 def _row(task: str, variant: str, run: Path, report: dict) -> dict:
-    history = _history(run)
-    summary = json.loads((run / "data_summary.json").read_text())["train"]
-    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    # One row per epoch, on the run's clock: a variant interrupted and resumed counts each
+    # epoch once and its minutes add up across the resume.
+    history = RunDir(run).history()
+    summary = json.loads(RunDir(run).data_summary.read_text())["train"]
+    model = keras.saving.load_model(RunDir(run).model, safe_mode=True)
     minutes = history[-1].get("elapsed_minutes", float("nan"))
     dev_loss = min(h["val_loss"] for h in history)
     per_epoch = summary["target_tokens_per_epoch" if task == "translate" else "kept_frames"]

@@ -10,21 +10,32 @@ from data_prep.audio import FeatureConfig
 from data_prep.augment import WaveAugmentation
 from data_prep.transcripts import normalize_transcript
 from seq2seq import training
-from seq2seq.config import validate
+from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
 from seq2seq.speech import SUBSAMPLING
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
+    """The `data` section: manifests, the feature cache and batches.
+
+    Args:
+        train, dev, test: JSONL manifests (audio_filepath, duration, text[, engine, voice]).
+        cache_dir: the feature cache folder (shared by runs, keyed by the features' hash).
+        batch_frames: padded input frames per batch (batches are bucketed by length).
+        max_frames: longer training utterances are left out (counted and reported).
+        cache_in_memory: keep loaded features in memory after the first epoch.
+        workers: feature extraction processes (null: all cores).
+    """
+
     train: str = "data/speech/train.jsonl"
     dev: str = "data/speech/dev.jsonl"
     test: str = "data/speech/test.jsonl"
     cache_dir: str = "data/feature_cache"
-    batch_frames: int = 20000  # input frames per batch (batch size * padded frames)
-    max_frames: int = 2000  # longer training utterances are filtered (counted)
+    batch_frames: int = 20000
+    max_frames: int = 2000
     cache_in_memory: bool = True
-    workers: int | None = None  # feature cache processes (default: all cores)
+    workers: int | None = None
 
     def __post_init__(self):
         validate(
@@ -42,14 +53,24 @@ class DataConfig:
 class AugmentConfig(WaveAugmentation):
     """SpecAugment (on the fly) and `perturbed_copies` cached copies of each training
     utterance through the waveform chain, whose keys (`speed`, `noise_snr_db`, `reverb_prob`,
-    ...) and defaults are `data_prep.augment.WaveAugmentation`'s."""
+    ...) and defaults are `data_prep.augment.WaveAugmentation`'s.
+
+    Args:
+        spec_augment: time and frequency masks on the training features.
+        freq_masks, freq_width: frequency masks per utterance and their widest (bands).
+        time_masks, time_width: time masks per utterance and their widest (a fraction of the
+            utterance).
+        perturbed_copies: augmented copies of each training utterance, computed once and
+            cached (0: none), through the transforms above (each `*_prob` is a transform's
+            probability per copy).
+    """
 
     spec_augment: bool = True
     freq_masks: int = 2
     freq_width: int = 15
     time_masks: int = 2
     time_width: float = 0.05
-    perturbed_copies: int = 0  # cached augmented copies of each training utterance
+    perturbed_copies: int = 0
 
     def __post_init__(self):
         super().__post_init__()
@@ -64,6 +85,13 @@ class AugmentConfig(WaveAugmentation):
                 ("perturbed_copies", self.perturbed_copies >= 0, "0 or more"),
             ],
         )
+        if not self.perturbed_copies:
+            why = "the waveform transforms make the cached copies; augment.perturbed_copies is 0"
+            wave = [field.name for field in dataclasses.fields(WaveAugmentation)]
+            refuse_inapplicable(self, "augment", wave, why)
+        if not self.spec_augment:
+            masks = ("freq_masks", "freq_width", "time_masks", "time_width")
+            refuse_inapplicable(self, "augment", masks, "augment.spec_augment is false")
 
     def chain(self) -> WaveAugmentation | None:
         """The waveform chain of the cached copies; None where it is the earlier speed + white
@@ -75,6 +103,18 @@ class AugmentConfig(WaveAugmentation):
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
+    """The `model` section: strided convolutions, then bidirectional recurrent layers, then
+    a softmax over the characters and the CTC blank.
+
+    Args:
+        subsampling: time reduction by the strided convolutions: 1, 2, 4 or 8.
+        conv_filters: filters of each convolution.
+        units: recurrent units per direction and layer.
+        num_layers: bidirectional recurrent layers.
+        dropout: dropout rate between layers.
+        cell: lstm, gru or rnn (SimpleRNN, which cuDNN does not run).
+    """
+
     subsampling: int = 4
     conv_filters: int = 256
     units: int = 256
@@ -105,14 +145,24 @@ class TrainConfig(training.TrainConfig):
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
     """Decoding settings. The word LM (`seq2seq.lm_decoding`) is a Python-side option of
-    evaluate and transcribe; an export's in-graph beam search has none. `alpha` and `beta`
-    left null take the values `tune-lm` wrote to RUN/lm/lm.json (else 0.5 and 1.0)."""
+    evaluate and transcribe; an export's in-graph beam search has none.
+
+    Args:
+        beam_size: CTC prefix beam width (1: greedy).
+        batch_frames: padded input frames decoded together.
+        lm: the word language model: auto (RUN/lm/ if the `lm` command built one), none, or
+            an ARPA or KenLM binary file.
+        alpha, beta: LM weight and word insertion bonus (null: the values `tune-lm` wrote to
+            RUN/lm/lm.json, else 0.5 and 1.0).
+        hotwords, hotword_weight: words or phrases to favour, and how much (Python-side
+            decoding only).
+    """
 
     beam_size: int = 8
     batch_frames: int = 40000
-    lm: str = "auto"  # auto: RUN/lm/ if `lm` built one; none; or an ARPA file
-    alpha: float | None = None  # LM weight
-    beta: float | None = None  # word insertion bonus
+    lm: str = "auto"
+    alpha: float | None = None
+    beta: float | None = None
     hotwords: tuple[str, ...] = ()
     hotword_weight: float = 10.0
 
@@ -130,6 +180,8 @@ class DecodeConfig:
                 ("hotword_weight", self.hotword_weight >= 0, "0 or more"),
             ],
         )
+        if self.lm == "none":
+            refuse_inapplicable(self, "decode", ("alpha", "beta"), "decode.lm is none")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,6 @@ rename, keeping the one it replaces as `model.previous.keras`; weights that are 
 never saved. A resumed run goes on counting early stopping's patience from `history.csv`.
 """
 
-import csv
 import json
 import logging
 import math
@@ -21,42 +20,47 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from seq2seq import keras_private
 from seq2seq.distributed import gather_from_workers
 from seq2seq.files import atomic_write
+from seq2seq.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
 
 
-class ElapsedTime(keras.callbacks.Callback):
-    """Adds `elapsed_minutes` (training time since this call of fit started, validation
-    included) to each epoch's logs, so `history.csv` records when each epoch ended."""
+class TrainingClock(keras.callbacks.Callback):
+    """The run's training clock and time budget. Adds `elapsed_minutes` to each epoch's logs:
+    the run's training time (validation included) at the end of the epoch, continuing across
+    resumes from the minutes the kept epochs took (`RunDir.minutes_spent`), so `history.csv`
+    records when each epoch ended on the run's clock. With `max_minutes`, stops training at the
+    end of the first epoch that ends past it: the budget is the run's, not the process's.
 
-    def on_train_begin(self, logs=None):
-        self.start = time.monotonic()
+    Args:
+        run: the `RunDir` (its history gives a resumed run's minutes spent).
+        max_minutes: the time budget, or None.
+    """
 
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["elapsed_minutes"] = (time.monotonic() - self.start) / 60
+    clock = staticmethod(time.monotonic)  # seconds
 
-
-class TimeLimit(keras.callbacks.Callback):
-    """Stops training at the end of the first epoch that ends past `max_minutes` of training
-    time (counted from the start of this call of fit), so a run keeps to a time budget."""
-
-    def __init__(self, max_minutes: float):
+    def __init__(self, run: RunDir, max_minutes: float | None = None):
         super().__init__()
-        self.max_seconds = max_minutes * 60
+        self.run, self.max_minutes = run, max_minutes
         self.start = None
 
     def on_train_begin(self, logs=None):
-        self.start = time.monotonic()
+        self.start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self.start is None:  # the first epoch of this process: the run's clock so far
+            self.spent = self.run.minutes_spent(epoch)
+            self.start = self.clock()
 
     def on_epoch_end(self, epoch, logs=None):
-        elapsed = time.monotonic() - self.start
-        if elapsed >= self.max_seconds:
-            print(
-                f"\ntime budget of {self.max_seconds / 60:.1f} min reached after epoch {epoch + 1}"
-            )
+        elapsed = self.spent + (self.clock() - self.start) / 60
+        if logs is not None:
+            logs["elapsed_minutes"] = elapsed
+        if self.max_minutes is not None and elapsed >= self.max_minutes:
+            print(f"\ntime budget of {self.max_minutes:.1f} min reached after epoch {epoch + 1}")
             self.model.stop_training = True
 
 
@@ -132,6 +136,8 @@ class Backup(keras.callbacks.BackupAndRestore):
     def __init__(self, backup_dir, guard: NaNGuard):
         super().__init__(backup_dir)
         self.guard = guard
+        state = ["_load_model", "_weights_path", "_training_metadata_path", "_current_epoch"]
+        keras_private.require(self, [*state, "_last_batch_seen"], "the resumable backup")
 
     def _states(self) -> list[Path]:
         folder = Path(self.backup_dir)
@@ -224,33 +230,6 @@ class BestCheckpoint(keras.callbacks.Callback):
         atomic_write(self.path, save)
 
 
-def read_history(history_csv) -> list[dict]:
-    """The rows of a run's `history.csv` (empty if none), one per epoch in epoch order. The
-    CSV logger appends, so an epoch that ran again after a resume from an older backup has
-    two rows: the last one counts."""
-    if not Path(history_csv).exists():
-        return []
-    with open(history_csv, encoding="utf-8", newline="") as f:
-        rows = {int(r["epoch"]): r for r in csv.DictReader(f)}
-    return [rows[epoch] for epoch in sorted(rows)]
-
-
-def _dev_losses(history_csv: Path) -> dict[int, float]:
-    """{epoch (0-based): dev loss} of the epochs recorded in `history.csv`."""
-    rows = read_history(history_csv)
-    return {int(r["epoch"]): float(r["val_loss"]) for r in rows if r.get("val_loss")}
-
-
-def _best_dev_loss(history_csv: Path) -> float:
-    """The lowest dev loss recorded by earlier epochs of a resumed run (inf if none); every
-    row counts, a rerun epoch's first one too: `model.keras` may hold the model it saved."""
-    if not history_csv.exists():
-        return math.inf
-    with open(history_csv, encoding="utf-8", newline="") as f:
-        losses = [float(r["val_loss"]) for r in csv.DictReader(f) if r.get("val_loss")]
-    return min([x for x in losses if math.isfinite(x)], default=math.inf)
-
-
 class EarlyStopping(keras.callbacks.EarlyStopping):
     """Keras's early stopping on the dev loss, counting on across a resume: at the first
     epoch of a resumed run the best dev loss and the epochs since it come from the earlier
@@ -258,13 +237,13 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
     killed and resumed would train up to `patience` epochs longer than one left alone).
 
     Args:
-        history_csv: the run's `history.csv`.
+        run: the `RunDir`.
         patience: epochs without a lower dev loss before training stops.
     """
 
-    def __init__(self, history_csv, patience: int):
+    def __init__(self, run: RunDir, patience: int):
         super().__init__(monitor="val_loss", patience=patience)
-        self.history_csv = Path(history_csv)
+        self.run = run
 
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
@@ -274,7 +253,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         if not self._first_epoch:
             return
         self._first_epoch = False
-        losses = _dev_losses(self.history_csv).items()
+        losses = self.run.dev_losses().items()
         finite = {e: x for e, x in losses if e < epoch and math.isfinite(x)}
         if finite:
             self.best_epoch = min(finite, key=lambda e: (finite[e], e))
@@ -282,23 +261,21 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             self.wait = epoch - 1 - self.best_epoch  # every epoch since, as Keras counts
 
 
-def make_callbacks(run_dir, patience: int, max_minutes: float | None = None):
-    """NaN guard, resumable backups, checkpoint of the best model (on val_loss), early
-    stopping, TensorBoard and CSV logs and an optional time budget."""
-    run_dir = Path(run_dir)
+def make_callbacks(run: RunDir, patience: int, max_minutes: float | None = None) -> dict:
+    """The callbacks of a run by name, in the order they run: NaN guard, resumable backups,
+    checkpoint of the best model (on val_loss), early stopping, the run's clock and time
+    budget, CSV and TensorBoard logs, and a progress line when the output is not a terminal."""
     guard = NaNGuard()
-    callbacks = [
-        guard,
-        keras.callbacks.TerminateOnNaN(),
-        Backup(str(run_dir / "backup"), guard),
-        BestCheckpoint(run_dir / "model.keras", _best_dev_loss(run_dir / "history.csv")),
-        EarlyStopping(run_dir / "history.csv", patience),
-        ElapsedTime(),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), profile_batch=0),
-    ]
-    if max_minutes:
-        callbacks.append(TimeLimit(max_minutes))
+    callbacks = {
+        "guard": guard,
+        "terminate_on_nan": keras.callbacks.TerminateOnNaN(),
+        "backup": Backup(str(run.backup), guard),
+        "checkpoint": BestCheckpoint(run.model, run.best_dev_loss()),
+        "early_stopping": EarlyStopping(run, patience),
+        "clock": TrainingClock(run, max_minutes),  # before the CSV logger: it adds a column
+        "csv": keras.callbacks.CSVLogger(str(run.history_csv), append=True),
+        "tensorboard": keras.callbacks.TensorBoard(str(run.logs), profile_batch=0),
+    }
     if not sys.stdout.isatty():
-        callbacks.append(ProgressLog())
+        callbacks["progress"] = ProgressLog()
     return callbacks

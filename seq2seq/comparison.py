@@ -7,7 +7,6 @@ results notebook drive it.
 """
 
 import base64
-import csv
 import dataclasses
 import html
 import json
@@ -19,6 +18,7 @@ import yaml
 from seq2seq import figures
 from seq2seq.evaluation import decoding_name
 from seq2seq.files import write_text
+from seq2seq.run_dir import RunDir
 
 TRANSLATION_COLUMNS = ("BLEU", "chrF", "TER", "sentences/s")
 SPEECH_COLUMNS = ("WER %", "CER %", "real-time factor")
@@ -27,18 +27,15 @@ SPEECH_COLUMNS = ("WER %", "CER %", "real-time factor")
 def summarize_run(run_dir) -> dict:
     """What a run directory says about itself: {"run", "kind" (translation | speech),
     "model", "epochs", "best_dev_loss", "evaluations": [{"eval", "decoding", <metrics>}]}."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").exists():
+    run = RunDir(run_dir)
+    if not run.config.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml)")
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load(run.config.read_text(encoding="utf-8"))
     kind = "speech" if "features" in config else "translation"
-    history = []
-    if (run_dir / "history.csv").exists():
-        with open(run_dir / "history.csv", encoding="utf-8", newline="") as f:
-            history = list(csv.DictReader(f))
-    dev_losses = [float(r["val_loss"]) for r in history if r.get("val_loss")]
+    history = run.history()
+    dev_losses = list(run.dev_losses().values())
     evaluations = []
-    for path in sorted(run_dir.glob("eval/*/report.json")):
+    for path in sorted(run.path.glob("eval/*/report.json")):
         for row in json.loads(path.read_text(encoding="utf-8"))["results"]:
             decoding = row["decoding"]
             name = decoding_name(decoding)

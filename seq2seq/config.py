@@ -1,10 +1,15 @@
 """Frozen dataclass configs loaded from YAML, overridable with typed `--set key=value`.
 
 Unknown keys are errors (with the valid keys listed), values are converted to the field's
-type, and the resolved config is written into the run directory.
+type, and the resolved config is written into the run directory. Each section's keys are
+explained in the `Args:` part of its dataclass's docstring, which `describe` turns into the
+`--help` text: one source of truth.
 """
 
 import dataclasses
+import inspect
+import re
+import textwrap
 import types
 import typing
 
@@ -66,6 +71,18 @@ def validate(config, section: str, rules):
             )
 
 
+def refuse_inapplicable(config, section: str, keys, why: str):
+    """Raises ValueError for the first of `keys` whose value is not its default: it does not
+    apply to the config as set (`why`), and silently ignoring it would mislead."""
+    defaults = {f.name: f.default for f in dataclasses.fields(config)}
+    for key in keys:
+        if getattr(config, key) != defaults[key]:
+            raise ValueError(
+                f"config key '{section}.{key}' is {getattr(config, key)!r} but does not apply: "
+                f"{why}; leave it out (default {defaults[key]!r})"
+            )
+
+
 def to_dict(config) -> dict:
     return dataclasses.asdict(config)
 
@@ -97,3 +114,46 @@ def load_config(cls, path=None, overrides: list[str] | None = None):
 
 def save_config(config, path):
     write_text(path, yaml.safe_dump(to_dict(config), sort_keys=False))
+
+
+def field_help(cls) -> dict[str, str]:
+    """{key: explanation} from the `Args:` sections of the docstrings of `cls` and its bases
+    (Google style: `name: text` or `name, other: text`, continued by deeper-indented lines); a
+    subclass's entry wins over its base's."""
+    helps = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.cleandoc(klass.__dict__.get("__doc__") or "")
+        if "\nArgs:\n" not in f"\n{doc}":
+            continue
+        section = re.split(r"^Args:\n", doc, flags=re.M)[1]
+        entries = re.findall(r"^    (\w+(?:, \w+)*): (.*(?:\n {6,}.*)*)", section, flags=re.M)
+        for names, text in entries:
+            for name in names.split(", "):
+                helps[name] = " ".join(text.split())
+    return helps
+
+
+def describe(config_cls, width: int = 90) -> str:
+    """The keys of a pipeline config, section by section, with their defaults and the
+    explanations of `field_help` (keys explained together are listed together): the
+    `train --help` text."""
+    lines = ["Config keys (set in the YAML file or with --set KEY=VALUE), with their defaults:"]
+    for section in dataclasses.fields(config_cls):
+        section_cls = typing.get_type_hints(config_cls)[section.name]
+        helps = field_help(section_cls)
+        groups = []  # [(help, [(key, default)])], keys sharing one explanation together
+        for key in dataclasses.fields(section_cls):
+            text = helps.get(key.name, "(undocumented)")
+            default = list(key.default) if isinstance(key.default, tuple) else key.default
+            default = yaml.safe_dump(default, default_flow_style=True).splitlines()[0]
+            if groups and groups[-1][0] == text:
+                groups[-1][1].append((key.name, default))
+            else:
+                groups.append((text, [(key.name, default)]))
+        lines.append("")
+        for text, keys in groups:
+            names = [f"{section.name}.{k} = {d}" for k, d in keys]
+            joined = "  " + ", ".join(names)
+            lines += [joined] if len(joined) <= width else [f"  {name}" for name in names]
+            lines += textwrap.wrap(text, width, initial_indent=" " * 6, subsequent_indent=" " * 6)
+    return "\n".join(lines) + "\n"

@@ -22,6 +22,8 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
+from seq2seq import keras_private
+
 STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
@@ -126,17 +128,12 @@ def _patch_keras_for_multi_worker():
     2. `reduce_per_replica` reduces the step's logs (scalars) with `reduce(MEAN, axis=0)`,
        which fails on scalars: this reduces them with `axis=None`.
     """
-    from keras.src.backend.tensorflow import trainer
-
+    what = "--strategy multi_worker"
+    trainer = keras_private.module("keras.src.backend.tensorflow.trainer", what)
     if getattr(trainer, "_seq2seq_multi_worker_patch", False):
         return
-    if not hasattr(trainer, "reduce_per_replica") or not hasattr(
-        trainer.TensorFlowTrainer, "_maybe_symbolic_build"
-    ):
-        raise ValueError(
-            f"--strategy multi_worker: Keras {keras.__version__} changed the functions it "
-            "patches (written for Keras 3.15); run the multi-worker test to check this version"
-        )
+    keras_private.attribute(trainer, "reduce_per_replica", what)
+    keras_private.attribute(trainer.TensorFlowTrainer, "_maybe_symbolic_build", what)
 
     def first_local_part(value):
         if isinstance(value, tf.distribute.DistributedValues):

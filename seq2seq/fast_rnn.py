@@ -24,11 +24,11 @@ does; outputs at masked steps repeat the previous output, or are zeros with
 outputs, states and gradients with the standard layers.
 """
 
-import importlib
-
 import keras
 import tensorflow as tf
 from keras import ops
+
+from seq2seq import keras_private
 
 
 def _time_major(inputs, mask, go_backwards):
@@ -248,7 +248,7 @@ def gru_sequence(inputs, initial_state, mask, kernel, recurrent_kernel, bias, **
 def uses_fast_path(layer) -> bool:
     """Whether `layer` (an LSTM or GRU of this module) takes the fast path when called now:
     where Keras would run its generic step loop, not cuDNN or an explicit choice."""
-    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    gpu_available = keras_private.tf_rnn("_is_gpu_available", "the fast recurrent path")
     cell = layer.cell
     return (
         keras.backend.backend() == "tensorflow"
@@ -259,7 +259,7 @@ def uses_fast_path(layer) -> bool:
         and getattr(cell, "reset_after", True)
         and cell.activation in (keras.activations.tanh, tf.tanh, ops.tanh)
         and cell.recurrent_activation in (keras.activations.sigmoid, tf.sigmoid, ops.sigmoid)
-        and not tf_rnn._is_gpu_available()  # looked up at call time: tests can stub it
+        and not gpu_available()  # looked up at call time: tests can stub it
     )
 
 

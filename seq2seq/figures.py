@@ -18,16 +18,13 @@ def _save(fig: Figure, path) -> Path:
     return path
 
 
-def training_curves(history_csv, path) -> Path | None:
-    """Loss and metric curves per epoch (train and dev) from Keras's `history.csv` (an epoch
-    run twice, after a resume, drawn once); one panel per quantity. Returns None when the
-    history holds no epoch."""
-    from seq2seq.callbacks import read_history
-
-    rows = read_history(history_csv)
+def training_curves(rows: list[dict], path) -> Path | None:
+    """Loss and metric curves per epoch (train and dev) from a run's history (`RunDir.history`:
+    an epoch run twice, after a resume, drawn once); one panel per quantity. Returns None when
+    the history holds no epoch."""
     if not rows:
         return None
-    epochs = [int(r["epoch"]) + 1 for r in rows]
+    epochs = [r["epoch"] + 1 for r in rows]
     names = [
         k for k in rows[0] if k not in ("epoch", "elapsed_minutes") and not k.startswith("val_")
     ]
@@ -36,7 +33,7 @@ def training_curves(history_csv, path) -> Path | None:
         ax = fig.add_subplot(1, len(names), i + 1)
         for key, label in [(name, "train"), (f"val_{name}", "dev")]:
             if key in rows[0]:
-                ax.plot(epochs, [float(r[key]) for r in rows], marker="o", label=label)
+                ax.plot(epochs, [r[key] for r in rows], marker="o", label=label)
         ax.set(xlabel="epoch", ylabel=name, title=name.replace("_", " "))
         ax.grid(alpha=0.3)
         ax.legend()

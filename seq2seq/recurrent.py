@@ -10,11 +10,9 @@ with the same weights) run a loop with the input projection taken out of it, sev
 fewer small matrix multiplies than Keras's own loop; on a GPU they are Keras's layers.
 """
 
-import importlib
-
 import keras
 
-from seq2seq import fast_rnn
+from seq2seq import fast_rnn, keras_private
 
 CELLS = ("lstm", "gru", "rnn")
 
@@ -52,18 +50,17 @@ def cell_state_size(cell: str) -> int:
 def cudnn_problems(layer) -> list[str]:
     """Reasons why `layer` (LSTM, GRU or Bidirectional of one) cannot use cuDNN; empty if it
     can. Uses Keras's own argument check from its TensorFlow backend."""
-    # The module, not the `rnn` function that the package re-exports under the same name.
-    tf_rnn = importlib.import_module("keras.src.backend.tensorflow.rnn")
+    what = "the cuDNN eligibility check"
     if isinstance(layer, keras.layers.Bidirectional):
         return cudnn_problems(layer.forward_layer) + cudnn_problems(layer.backward_layer)
     problems = []
     cell = layer.cell
     if isinstance(layer, keras.layers.LSTM):
-        ok = tf_rnn._do_lstm_arguments_support_cudnn(
+        ok = keras_private.tf_rnn("_do_lstm_arguments_support_cudnn", what)(
             cell.activation, cell.recurrent_activation, layer.unroll, cell.use_bias
         )
     elif isinstance(layer, keras.layers.GRU):
-        ok = tf_rnn._do_gru_arguments_support_cudnn(
+        ok = keras_private.tf_rnn("_do_gru_arguments_support_cudnn", what)(
             cell.activation,
             cell.recurrent_activation,
             layer.unroll,

@@ -6,7 +6,6 @@ interrupt and resume) and loading a trained run.
 import dataclasses
 import logging
 import sys
-from pathlib import Path
 
 import keras
 import tensorflow as tf
@@ -16,6 +15,7 @@ from seq2seq.callbacks import make_callbacks
 from seq2seq.config import load_config, validate
 from seq2seq.distributed import shard_by_data
 from seq2seq.files import write_text
+from seq2seq.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -23,17 +23,32 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """The `train` section shared by the pipelines (each subclass sets its own defaults)."""
+    """The `train` section shared by the pipelines (each subclass sets its own defaults).
+
+    Args:
+        epochs: the most epochs to train.
+        learning_rate: peak learning rate of Adam (after warmup; cosine decay to 1% of it).
+        warmup_steps: steps of linear warmup.
+        clipnorm: clip the global gradient norm to this (0: off).
+        patience: epochs without a lower dev loss before early stopping.
+        max_minutes: the run's time budget (null: none): training stops after the epoch that
+            crosses it, counted across resumes.
+        seed: random seed of weights, shuffling and augmentation.
+        deterministic: deterministic TensorFlow ops: identical weights from the same seed
+            (somewhat slower).
+        precision: float32, mixed_float16 (GPU) or mixed_bfloat16; logits and losses stay
+            float32.
+    """
 
     epochs: int = 10
     learning_rate: float = 0.001
     warmup_steps: int = 100
     clipnorm: float = 1.0
     patience: int = 3
-    max_minutes: float | None = None  # stop after the epoch that crosses this budget
+    max_minutes: float | None = None
     seed: int = 42
-    deterministic: bool = False  # deterministic TensorFlow ops: identical weights per seed
-    precision: str = "float32"  # or mixed_float16 (GPU), mixed_bfloat16; logits stay float32
+    deterministic: bool = False
+    precision: str = "float32"
 
     def __post_init__(self):
         validate(self, "train", self.rules())
@@ -48,11 +63,6 @@ class TrainConfig:
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "null or > 0"),
             ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
         ]
-
-
-# Written when fit returns (finished, early-stopped or out of time budget): BackupAndRestore
-# deletes its backup then, so a rerun would otherwise start over and overwrite model.keras.
-COMPLETE = "TRAINING_COMPLETE"
 
 
 def make_optimizer(learning_rate: float, total_steps: int, warmup_steps: int, clipnorm: float):
@@ -79,9 +89,9 @@ def seed_everything(seed: int, deterministic: bool = False):
 
 def is_trained(run_dir) -> bool:
     """True (and says so) if `run_dir` holds a finished training run."""
-    marker = Path(run_dir) / COMPLETE
-    if marker.exists():
-        print(f"{run_dir} is already trained ({marker} exists); use a new --run-dir to train again")
+    run = RunDir(run_dir)
+    if run.is_trained():
+        print(f"{run_dir} is already trained ({run.complete} exists); train into a new --run-dir")
         return True
     return False
 
@@ -127,52 +137,64 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
     Ctrl-C stops with the backup of the last finished epoch kept (rerun to resume); a NaN or
     infinite loss raises FloatingPointError naming the step, with the best checkpoint and the
     last good backup kept."""
-    run_dir = Path(run_dir)
+    run = RunDir(run_dir)
     replicas = model.distribute_strategy.num_replicas_in_sync
     if replicas > 1:
         train_ds = drop_small_batches(train_ds, replicas, "training data")
         dev_ds = drop_small_batches(dev_ds, replicas, "dev data")
-    callbacks = make_callbacks(run_dir, train_config.patience, train_config.max_minutes)
-    guard, backup = callbacks[0], callbacks[2]  # NaNGuard, Backup
+    # The time budget is the run's: BackupAndRestore, TensorBoard and the CSV logger's
+    # (appending) header would otherwise rerun bookkeeping for an epoch that cannot start.
+    resumed = (run.backup_epochs() or [0])[0]
+    spent = run.minutes_spent(resumed)
+    if train_config.max_minutes is not None and resumed and spent >= train_config.max_minutes:
+        print(
+            f"time budget of {train_config.max_minutes:.1f} min already spent "
+            f"({spent:.1f} min over {resumed} epochs)"
+        )
+        return _finish(run, resumed)
+    callbacks = make_callbacks(run, train_config.patience, train_config.max_minutes)
     try:
         history = model.fit(
             shard_by_data(train_ds),
             validation_data=shard_by_data(dev_ds),
             epochs=train_config.epochs,
             shuffle=False,  # the datasets shuffle themselves
-            callbacks=callbacks,
+            callbacks=list(callbacks.values()),
             # A live bar on a terminal; elsewhere one line per epoch plus ProgressLog.
             verbose=1 if sys.stdout.isatty() else 2,
         )
     except KeyboardInterrupt:
-        states = backup._states()
+        states = callbacks["backup"]._states()
         kept = f"{states[0]} is kept" if states else "no epoch had finished"
         print(f"\ninterrupted: {kept}; rerun the same command to resume", flush=True)
         raise
-    if guard.fault:
+    if callbacks["guard"].fault:
         raise FloatingPointError(
-            f"{guard.fault}; training stopped. {run_dir / 'model.keras'} (best dev loss) and "
+            f"{callbacks['guard'].fault}; training stopped. {run.model} (best dev loss) and "
             "the backup of the last finished epoch are kept: lower train.learning_rate or "
             "train.clipnorm and rerun the same command to resume"
         )
-    write_text(
-        run_dir / COMPLETE,
-        f"training finished after epoch {history.epoch[-1] + 1 if history.epoch else 0}\n",
-    )
-    curves = figures.training_curves(run_dir / "history.csv", run_dir / "training_curves.png")
+    _finish(run, history.epoch[-1] + 1 if history.epoch else 0)
+    return history
+
+
+def _finish(run: RunDir, epochs: int):
+    """Marks the run complete (BackupAndRestore deletes its backup when fit returns, so a rerun
+    would otherwise start over and overwrite model.keras) and draws its curves."""
+    write_text(run.complete, f"training finished after epoch {epochs}\n")
+    curves = figures.training_curves(run.history(), run.curves)
     if curves:
         print(f"training curves: {curves}")
-    return history
 
 
 def load_run(run_dir, config_class):
     """The resolved config and the best model of a trained run directory. An unreadable
     `model.keras` is reported and `model.previous.keras` (the best before it) used."""
-    run_dir = Path(run_dir)
-    path, previous = run_dir / "model.keras", run_dir / "model.previous.keras"
+    run = RunDir(run_dir)
+    path, previous = run.model, run.previous_model
     if not path.exists() and not previous.exists():
         raise FileNotFoundError(f"{path} not found: train first")
-    config = load_config(config_class, run_dir / "config.yaml")
+    config = load_config(config_class, run.config)
     try:
         return config, keras.saving.load_model(path, safe_mode=True)
     except Exception as err:

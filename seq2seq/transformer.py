@@ -17,6 +17,8 @@ import warnings
 import keras
 from keras import ops
 
+from seq2seq import keras_private
+
 POSITIONS = ("sinusoidal", "learned")
 
 
@@ -27,6 +29,12 @@ def sinusoids(positions, dim):
     rates = ops.exp(-math.log(10000.0) * ops.cast(ops.arange(0, dim, 2), "float32") / dim)
     angles = positions * rates[None, :]  # (length, dim / 2)
     return ops.reshape(ops.stack([ops.sin(angles), ops.cos(angles)], axis=-1), (-1, dim))
+
+
+def _compute_attention(layer):
+    """`MultiHeadAttention._compute_attention` of `layer` (attention over given keys and values,
+    for one decoding step against the cache)."""
+    return keras_private.attribute(layer, "_compute_attention", "Transformer step decoding")
 
 
 @keras.saving.register_keras_serializable(package="seq2seq")
@@ -105,12 +113,12 @@ class TransformerBlock(keras.layers.Layer):
         # Every earlier position is real (decoding writes no padding before a live token).
         with warnings.catch_warnings():  # the first position's softmax is over one key
             warnings.filterwarnings("ignore", "You are using a softmax over axis")
-            h, _ = attention._compute_attention(attention.query_dense(h), keys, values)
+            h, _ = _compute_attention(attention)(attention.query_dense(h), keys, values)
         x = x + attention.output_dense(h)
         weights = None
         if self.cross is not None:
             query = self.cross.query_dense(self.norms[1](x))
-            h, weights = self.cross._compute_attention(
+            h, weights = _compute_attention(self.cross)(
                 query,
                 *context_keys_values,
                 attention_mask=context_mask[:, None, :],

@@ -7,25 +7,44 @@
 import dataclasses
 
 from seq2seq import training
-from seq2seq.config import validate
+from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
 from seq2seq.transformer import POSITIONS
 from seq2seq.translation import ATTENTION_LAYOUTS
 
 MODEL_TYPES = ("recurrent", "transformer")
+# The `model` keys that only one model type reads.
+RECURRENT_ONLY = ("embedding_dim", "cell", "attention", "attention_units")
+TRANSFORMER_ONLY = ("heads", "positions")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
+    """The `data` section: the parallel corpus, its subword vocabularies and its batches.
+
+    Args:
+        train, dev, test: corpus files of the splits (see `format`).
+        format: tsv (source<TAB>target), anki (english<TAB>other<TAB>attribution) or moses
+            (two aligned files, written "prefix.es,prefix.en").
+        max_words: drop pairs with a side longer than this many words when reading (null:
+            keep all).
+        source_vocab_size, target_vocab_size: SentencePiece vocabulary sizes.
+        subword_model: unigram or bpe.
+        max_length: training pairs longer than this many subword tokens are left out
+            (counted and reported).
+        batch_tokens: padded tokens per batch (batches are bucketed by length).
+        cache: keep the tokenized data in memory after the first epoch.
+    """
+
     train: str = "data/bible/train.tsv"
     dev: str = "data/bible/dev.tsv"
     test: str = "data/bible/test.tsv"
-    format: str = "tsv"  # tsv | anki | moses (path = "prefix.src,prefix.tgt")
-    max_words: int | None = None  # drop pairs with a longer side when reading
+    format: str = "tsv"
+    max_words: int | None = None
     source_vocab_size: int = 8000
     target_vocab_size: int = 8000
-    subword_model: str = "unigram"  # unigram | bpe
-    max_length: int = 128  # subword tokens; longer training pairs are filtered (counted)
+    subword_model: str = "unigram"
+    max_length: int = 128
     batch_tokens: int = 4096
     cache: bool = True
 
@@ -47,16 +66,34 @@ class DataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
+    """The `model` section.
+
+    Args:
+        embedding_dim: size of the token embeddings (recurrent only).
+        units: recurrent units per direction and layer (a Transformer's model width).
+        num_layers: encoder layers (a Transformer's encoder and decoder blocks).
+        dropout: dropout rate on embeddings and between layers.
+        cell: lstm, gru or rnn (SimpleRNN, which cuDNN does not run); recurrent only.
+        attention: output (Bahdanau attention over the decoder RNN's outputs: fast,
+            cuDNN-eligible) or input_feeding (attention inside the decoder step, as RNNsearch;
+            2x+ slower to train); recurrent only.
+        attention_units: size of the attention's hidden layer (null: units); recurrent only.
+        type: recurrent or transformer (a baseline using units, num_layers, dropout, heads and
+            positions).
+        heads: attention heads (transformer only; a divisor of units).
+        positions: sinusoidal or learned position encodings (transformer only).
+    """
+
     embedding_dim: int = 256
     units: int = 256
     num_layers: int = 1
     dropout: float = 0.2
-    cell: str = "lstm"  # lstm | gru | rnn
-    attention: str = "output"  # output (fast, cuDNN) | input_feeding (RNNsearch)
+    cell: str = "lstm"
+    attention: str = "output"
     attention_units: int | None = None
-    type: str = "recurrent"  # recurrent | transformer (uses units, num_layers, dropout too)
-    heads: int = 4  # transformer only
-    positions: str = "sinusoidal"  # transformer only: sinusoidal | learned
+    type: str = "recurrent"
+    heads: int = 4
+    positions: str = "sinusoidal"
 
     def __post_init__(self):
         validate(
@@ -77,10 +114,22 @@ class ModelConfig:
                 ("positions", self.positions in POSITIONS, f"one of {POSITIONS}"),
             ],
         )
+        if self.type == "transformer":
+            why = "model.type is transformer (its width is model.units; no cell, no Bahdanau)"
+            refuse_inapplicable(self, "model", RECURRENT_ONLY, why)
+        else:
+            why = "heads and positions are Transformer settings (model.type is recurrent)"
+            refuse_inapplicable(self, "model", TRANSFORMER_ONLY, why)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(training.TrainConfig):
+    """The `train` section of translation (the shared keys, and label smoothing).
+
+    Args:
+        label_smoothing: label smoothing of the cross-entropy loss (0 disables it).
+    """
+
     learning_rate: float = 0.002
     label_smoothing: float = 0.1
 
@@ -91,6 +140,16 @@ class TrainConfig(training.TrainConfig):
 
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
+    """The `decode` section: how evaluate and translate decode.
+
+    Args:
+        beam_size: beam width (1: greedy).
+        length_penalty: GNMT length penalty alpha of beam search (0: none).
+        max_length_ratio, max_length_offset: a hypothesis ends after
+            ceil(ratio * source tokens) + offset tokens.
+        batch_size: sentences decoded together.
+    """
+
     beam_size: int = 5
     length_penalty: float = 0.6
     max_length_ratio: float = 1.5

@@ -206,7 +206,9 @@ def test_asr_config_keys_and_backward_compatible_caches():
     with pytest.raises(ValueError, match="'augment.telephone_prob' is 2.0"):
         load_config(ASRConfig, None, ["augment.telephone_prob=2"])
     config = load_config(
-        ASRConfig, None, ["augment.noise_types=[brown]", "augment.reverb_prob=0.2"]
+        ASRConfig,
+        None,
+        ["augment.perturbed_copies=1", "augment.noise_types=[brown]", "augment.reverb_prob=0.2"],
     )
     chain = config.augment.chain()
     assert chain.noise_types == ("brown",) and chain.reverb_prob == 0.2 and not chain.legacy

@@ -98,3 +98,47 @@ def test_speech_variants_and_bad_variants(tiny_speech, tmp_path):
     assert "transformer variant exists for --task translate only" in result.stderr
     with pytest.raises(ValueError, match="unknown variant 'cnn'"):
         variant_overrides("translate", "cnn")
+
+
+def test_an_interrupted_variant_reports_what_an_uninterrupted_one_does(tiny_corpus, tmp_path):
+    """A variant stopped by Ctrl-C in its 5th of 6 epochs and resumed by rerunning the
+    comparison counts each epoch once, on one clock across the resume: its throughput and its
+    dev-loss-vs-time curve equal those of a variant trained in one go. The run's clock is made
+    to read one minute more at every reading, so each epoch takes exactly a minute (before the
+    run's clock, the resumed variant's curve restarted at 0 after epoch 4 and its 6 epochs
+    were divided by the rerun's 2 minutes)."""
+    import itertools
+
+    import keras
+
+    import seq2seq.training as training
+    from seq2seq.architectures import compare
+    from seq2seq.callbacks import TrainingClock
+
+    data = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 4:
+                raise KeyboardInterrupt
+
+    def run(out, interrupt=False):
+        make = training.make_callbacks
+
+        def callbacks(*args, **kwargs):
+            return {**make(*args, **kwargs), **({"interrupt": Interrupt()} if interrupt else {})}
+
+        minutes = itertools.count(0, 60.0)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(training, "make_callbacks", callbacks)
+            patch.setattr(TrainingClock, "clock", staticmethod(lambda: next(minutes)))
+            compare("translate", "configs/translate/tiny.yaml", ["lstm"], 60, out, data, epochs=6)
+        return json.loads((out / "comparison.json").read_text())[0]
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "resumed", interrupt=True)
+    resumed, alone = run(tmp_path / "resumed"), run(tmp_path / "alone")
+    assert resumed["epochs"] == alone["epochs"] == 6
+    assert [m for m, _ in resumed["curve"]] == [m for m, _ in alone["curve"]] == [1, 2, 3, 4, 5, 6]
+    assert resumed["train_minutes"] == alone["train_minutes"] == 6
+    assert resumed["train_units_per_second"] == alone["train_units_per_second"]

@@ -16,6 +16,7 @@ from seq2seq.evaluation import (
     write_asr_reports,
     write_reports,
 )
+from seq2seq.run_dir import RunDir
 from tests.helpers import assert_png
 
 
@@ -30,7 +31,7 @@ def _report_cli(*args, expect=0):
 def _history(run, losses):
     lines = ["epoch,loss,val_loss"] + [f"{i},{a},{b}" for i, (a, b) in enumerate(losses)]
     (run / "history.csv").write_text("\n".join(lines) + "\n")
-    figures.training_curves(run / "history.csv", run / "training_curves.png")
+    figures.training_curves(RunDir(run).history(), run / "training_curves.png")
 
 
 @pytest.fixture(scope="module")

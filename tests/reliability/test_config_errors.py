@@ -28,6 +28,15 @@ from seq2seq.translator import TranslationConfig
         ("data.batch_tokens=10", "'data.batch_tokens' is 10: expected at least max_length"),
         ("model.unit=3", "unknown config key(s) ['model.unit']"),
         ("model.type=transformer model.heads=3", "'model.heads' is 3: expected a divisor"),
+        (
+            "model.type=transformer",
+            "'model.embedding_dim' is 32 but does not apply: model.type is transformer",
+        ),
+        (
+            "model.type=transformer model.embedding_dim=256 model.attention=input_feeding",
+            "'model.attention' is 'input_feeding' but does not apply",
+        ),
+        ("model.positions=learned", "'model.positions' is 'learned' but does not apply: heads"),
         ("model.type=lstm", "'model.type' is 'lstm': expected one of ('recurrent', 'transformer')"),
         ("model.units=many", "config key 'model.units': cannot read 'many' as int"),
     ],
@@ -44,16 +53,19 @@ def test_translation_config_errors(setting, message):
         ("model.subsampling=3", "'model.subsampling' is 3: expected one of (1, 2, 4, 8)"),
         ("model.units=0", "'model.units' is 0: expected a positive number"),
         ("data.batch_frames=100", "'data.batch_frames' is 100: expected at least max_frames"),
-        ("augment.speed=[1.2, 0.8]", "'augment.speed' is (1.2, 0.8)"),
+        ("augment.speed=[1.2,0.8]", "'augment.speed' is (1.2, 0.8)"),
         ("augment.time_width=2", "'augment.time_width' is 2.0"),
         ("decode.beam_size=0", "'decode.beam_size' is 0"),
         ("train.patience=0", "'train.patience' is 0: expected at least 1"),
         ("features.kind=spectrogram", "features.kind 'spectrogram'"),
+        ("augment.noise_prob=0.5", "'augment.noise_prob' is 0.5 but does not apply: the wave"),
+        ("augment.spec_augment=false augment.time_masks=4", "'augment.time_masks' is 4 but"),
+        ("decode.lm=none decode.alpha=0.3", "'decode.alpha' is 0.3 but does not apply: decode.lm"),
     ],
 )
 def test_speech_config_errors(setting, message):
     with pytest.raises(ValueError) as err:
-        load_config(ASRConfig, "configs/asr/tiny.yaml", [setting])
+        load_config(ASRConfig, "configs/asr/tiny.yaml", setting.split(" "))
     assert message in str(err.value)
 
 

@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from seq2seq.training import COMPLETE, load_run
+from seq2seq.run_dir import RunDir
+from seq2seq.training import load_run
 from seq2seq.translator import TranslationConfig
 from tests.helpers import tiny_translate_train
 
@@ -55,14 +56,14 @@ def test_sigkill_mid_epoch_then_the_same_command_resumes(tiny_corpus, tmp_path):
         time.sleep(0.5)  # into a later epoch
         process.send_signal(signal.SIGKILL)
         process.wait()
-    assert not (run / COMPLETE).exists()
+    assert not RunDir(run).complete.exists()
 
     output = _run(tiny_translate_train(run, tiny_corpus, epochs))
     resumed = int(re.search(r"resuming after epoch (\d+)", output).group(1))
     assert 3 <= resumed < 10
     trained = [int(n) for n in re.findall(r"Epoch (\d+)/10", output)]
     assert trained == list(range(resumed + 1, 11))  # the rest, not from scratch
-    assert (run / COMPLETE).read_text() == "training finished after epoch 10\n"
+    assert RunDir(run).complete.read_text() == "training finished after epoch 10\n"
     # Within noise of the uninterrupted run (the grammar is learned to BLEU > 60 either way).
     assert abs(_bleu(run) - _bleu(tmp_path / "uninterrupted")) < 10
 
@@ -97,4 +98,4 @@ def test_ctrl_c_exits_cleanly_and_keeps_the_backup(tiny_corpus, tmp_path):
     assert process.returncode == 130, stderr[-2000:]
     assert re.search(r"interrupted: \S+/backup/epoch-\d+ is kept; rerun the same command", stdout)
     assert "Traceback" not in stderr and stderr.rstrip().endswith("interrupted")
-    assert not (run / COMPLETE).exists() and list((run / "backup").glob("epoch-*"))
+    assert not RunDir(run).complete.exists() and list((run / "backup").glob("epoch-*"))

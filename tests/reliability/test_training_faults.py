@@ -1,6 +1,7 @@
 """Faults during training, injected in-process on a tiny model: Ctrl-C, corrupt backups, a NaN
 loss, a full disk, a corrupt checkpoint, an untrusted model file."""
 
+import csv
 import errno
 import json
 import logging
@@ -14,7 +15,8 @@ import tensorflow as tf
 from seq2seq.callbacks import BestCheckpoint
 from seq2seq.files import DiskFullError, atomic_write, write_text
 from seq2seq.losses import MaskedSparseCrossEntropy
-from seq2seq.training import COMPLETE, fit, load_run
+from seq2seq.run_dir import RunDir
+from seq2seq.training import fit, load_run
 from tests.seq2seq.helpers import batch, tiny_model
 
 TRAIN = types.SimpleNamespace(epochs=4, patience=10, max_minutes=None)
@@ -46,19 +48,23 @@ class _Fault(keras.callbacks.Callback):
         self.current = epoch + 1
 
 
-def _fit_with(run, model, fault=None, epochs=4, monkeypatch=None):
+def _fit_with(run, model, fault=None, epochs=4, max_minutes=None):
     """`fit` with a fault callback appended to the shared callbacks."""
     import seq2seq.training as training
 
     make = training.make_callbacks
 
     def callbacks(*args, **kwargs):
-        return make(*args, **kwargs) + ([fault] if fault else [])
+        return {**make(*args, **kwargs), **({"fault": fault} if fault else {})}
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(training, "make_callbacks", callbacks)
         return fit(
-            model, _data(), _data(), run, types.SimpleNamespace(**{**vars(TRAIN), "epochs": epochs})
+            model,
+            _data(),
+            _data(),
+            run,
+            types.SimpleNamespace(**{**vars(TRAIN), "epochs": epochs, "max_minutes": max_minutes}),
         )
 
 
@@ -73,7 +79,7 @@ def _interrupted_run(tmp_path, capsys):
         _fit_with(run, _compiled(), _Fault(3, _interrupt))
     assert f"interrupted: {run / 'backup/epoch-2'} is kept" in capsys.readouterr().out
     assert sorted(p.name for p in (run / "backup").iterdir()) == ["epoch-1", "epoch-2"]
-    assert not (run / COMPLETE).exists()
+    assert not RunDir(run).complete.exists()
     return run
 
 
@@ -82,10 +88,34 @@ def test_ctrl_c_keeps_the_backup_and_a_rerun_resumes(tmp_path, capsys):
     history = _fit_with(run, _compiled(seed=1))  # fresh weights: the backup must replace them
     assert "resuming after epoch 2" in capsys.readouterr().out
     assert history.epoch == [2, 3]  # epochs 3 and 4 only, not from scratch
-    assert (run / COMPLETE).read_text() == "training finished after epoch 4\n"
+    assert RunDir(run).complete.read_text() == "training finished after epoch 4\n"
     assert not (run / "backup").exists()  # deleted once training ends normally
     rows = (run / "history.csv").read_text().splitlines()
     assert [r.split(",")[0] for r in rows[1:]] == ["0", "1", "2", "3"]
+
+
+def test_the_time_budget_is_the_runs_across_a_resume(tmp_path, capsys):
+    """Minutes spent before an interruption count: a rerun whose budget they already used
+    trains no further epoch and marks the run complete; one with budget left trains on."""
+    run = _interrupted_run(tmp_path, capsys)
+    history = RunDir(run).history_csv
+    with open(history, newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and all(0 < float(r["elapsed_minutes"]) < 1 for r in rows)
+    with open(history, "w", newline="") as f:  # as if the two epochs had taken 30 minutes
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({**r, "elapsed_minutes": 15.0 * (i + 1)} for i, r in enumerate(rows))
+    assert _fit_with(run, _compiled(), max_minutes=30.0) is None
+    out = capsys.readouterr().out
+    assert "time budget of 30.0 min already spent (30.0 min over 2 epochs)" in out
+    assert RunDir(run).complete.read_text() == "training finished after epoch 2\n"
+    assert len(RunDir(run).history()) == 2
+
+    RunDir(run).complete.unlink()
+    history = _fit_with(run, _compiled(), max_minutes=30.001)  # one more epoch crosses it
+    assert history.epoch == [2]
+    assert 30.0 < RunDir(run).history()[-1]["elapsed_minutes"] < 31.0
 
 
 def test_a_corrupt_backup_is_reported_and_the_one_before_it_used(tmp_path, capsys, caplog):
@@ -116,7 +146,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_good_checkpoints(tmp_path):
     run = tmp_path / "run"
     with pytest.raises(FloatingPointError, match=r"loss became nan at epoch 3, batch 2 \(step 8\)"):
         _fit_with(run, _compiled(), _Fault(3, _poison))
-    assert not (run / COMPLETE).exists()
+    assert not RunDir(run).complete.exists()
     assert sorted(p.name for p in (run / "backup").iterdir()) == ["epoch-1", "epoch-2"]
     _, model = load_run_dir(run)
     assert all(np.isfinite(w).all() for w in model.get_weights())

@@ -1,16 +1,16 @@
 import numpy as np
 
 from seq2seq import figures
+from seq2seq.run_dir import RunDir
 from tests.helpers import assert_png
 
 
 def test_training_curves_one_panel_per_quantity(tmp_path):
-    history = tmp_path / "history.csv"
-    history.write_text(
+    (tmp_path / "history.csv").write_text(
         "epoch,loss,masked_accuracy,val_loss,val_masked_accuracy\n"
         "0,3.0,0.2,2.5,0.3\n1,2.0,0.4,2.1,0.45\n2,1.5,0.5,1.9,0.5\n"
     )
-    path = figures.training_curves(history, tmp_path / "curves.png")
+    path = figures.training_curves(RunDir(tmp_path).history(), tmp_path / "curves.png")
     assert_png(path)
     one_panel = figures.training_curves(
         _history(tmp_path, "epoch,loss\n0,3\n1,2\n"), tmp_path / "one.png"
@@ -22,9 +22,8 @@ def test_training_curves_one_panel_per_quantity(tmp_path):
 
 
 def _history(folder, text):
-    path = folder / "h.csv"
-    path.write_text(text)
-    return path
+    (folder / "history.csv").write_text(text)
+    return RunDir(folder).history()
 
 
 def test_training_curves_of_an_empty_history_is_none(tmp_path):

@@ -1,13 +1,8 @@
 import keras
 import numpy as np
 
-from seq2seq.callbacks import (
-    EarlyStopping,
-    ProgressLog,
-    TimeLimit,
-    make_callbacks,
-    read_history,
-)
+from seq2seq.callbacks import EarlyStopping, ProgressLog, TrainingClock, make_callbacks
+from seq2seq.run_dir import RunDir
 from seq2seq.training import make_optimizer
 from tests.seq2seq.helpers import batch, tiny_model
 
@@ -24,12 +19,28 @@ def test_schedule_warms_up_then_decays():
     assert optimizer.global_clipnorm == 1.0
 
 
-def test_time_limit_stops_after_the_epoch_that_crosses_it():
+def test_time_limit_stops_after_the_epoch_that_crosses_it(tmp_path):
     model = tiny_model()
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
     inputs, targets = batch()
-    history = model.fit(inputs, targets, epochs=5, verbose=0, callbacks=[TimeLimit(0.0)])
+    clock = TrainingClock(RunDir(tmp_path), max_minutes=1e-9)
+    history = model.fit(inputs, targets, epochs=5, verbose=0, callbacks=[clock])
     assert len(history.history["loss"]) == 1
+
+
+def test_the_clock_of_a_resumed_run_continues_from_its_kept_epochs(tmp_path):
+    """A run resumed after 2 epochs that took 10 minutes continues its clock at 10 (not 0):
+    with a budget of 10.001 minutes it trains one more epoch, not to the end."""
+    (tmp_path / "history.csv").write_text(
+        "epoch,loss,elapsed_minutes\n0,3.0,4.0\n1,2.5,10.0\n2,2.4,12.0\n"
+    )  # epoch 2's row is from before a fall back to the backup of epoch 2: it does not count
+    model = tiny_model()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    inputs, targets = batch()
+    clock = TrainingClock(RunDir(tmp_path), max_minutes=10.001)
+    history = model.fit(inputs, targets, initial_epoch=2, epochs=6, verbose=0, callbacks=[clock])
+    assert history.epoch == [2]
+    assert 10.0 < history.history["elapsed_minutes"][0] < 10.5
 
 
 def test_progress_log_prints_when_due(capsys):
@@ -40,8 +51,8 @@ def test_progress_log_prints_when_due(capsys):
 
 
 def test_callbacks_checkpoint_backup_and_budget(tmp_path):
-    callbacks = make_callbacks(tmp_path, patience=2, max_minutes=30)
-    kinds = {type(c).__name__ for c in callbacks}
+    callbacks = make_callbacks(RunDir(tmp_path), patience=2, max_minutes=30)
+    kinds = {type(c).__name__ for c in callbacks.values()}
     assert {
         "NaNGuard",
         "TerminateOnNaN",
@@ -50,11 +61,15 @@ def test_callbacks_checkpoint_backup_and_budget(tmp_path):
         "EarlyStopping",
         "CSVLogger",
         "TensorBoard",
-        "TimeLimit",
+        "TrainingClock",
     } <= kinds
-    assert isinstance(callbacks[2], keras.callbacks.BackupAndRestore)
-    checkpoint = next(c for c in callbacks if type(c).__name__ == "BestCheckpoint")
+    assert isinstance(callbacks["backup"], keras.callbacks.BackupAndRestore)
+    checkpoint = callbacks["checkpoint"]
     assert checkpoint.path == tmp_path / "model.keras" and checkpoint.best == float("inf")
+    assert callbacks["clock"].max_minutes == 30
+    # The clock writes elapsed_minutes into the logs before the CSV logger reads them.
+    names = list(callbacks)
+    assert names.index("clock") < names.index("csv")
 
 
 def _fit_resumed(run_dir, initial_epoch, patience):
@@ -63,7 +78,7 @@ def _fit_resumed(run_dir, initial_epoch, patience):
     model = tiny_model()
     model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
     inputs, targets = batch()
-    stopping = EarlyStopping(run_dir / "history.csv", patience)
+    stopping = EarlyStopping(RunDir(run_dir), patience)
     history = model.fit(
         inputs,
         targets,
@@ -96,7 +111,7 @@ def test_early_stopping_reads_only_the_epochs_before_the_resume(tmp_path):
     (tmp_path / "history.csv").write_text(
         "epoch,loss,val_loss\n0,3.0,2.0\n1,2.5,1e-9\n2,2.4,1.5\n1,2.5,1.8\n"
     )
-    stopping = EarlyStopping(tmp_path / "history.csv", patience=3)
+    stopping = EarlyStopping(RunDir(tmp_path), patience=3)
     stopping.on_train_begin()
     stopping.on_epoch_begin(2)
     assert (stopping.best, stopping.best_epoch, stopping.wait) == (1.8, 1, 0)
@@ -110,8 +125,13 @@ def test_early_stopping_reads_only_the_epochs_before_the_resume(tmp_path):
 
 
 def test_history_keeps_the_last_row_of_a_rerun_epoch(tmp_path):
-    history = tmp_path / "history.csv"
-    assert read_history(history) == []
-    history.write_text("epoch,loss,val_loss\n0,3.0,2.0\n1,2.5,1.0\n2,2.4,1.5\n1,2.6,1.8\n")
-    rows = read_history(history)
-    assert [(r["epoch"], r["val_loss"]) for r in rows] == [("0", "2.0"), ("1", "1.8"), ("2", "1.5")]
+    run = RunDir(tmp_path)
+    assert run.history() == [] and run.minutes_spent(2) == 0.0
+    run.history_csv.write_text(
+        "epoch,loss,val_loss,elapsed_minutes\n"
+        "0,3.0,2.0,1.0\n1,2.5,1.0,2.0\n2,2.4,1.5,3.0\n1,2.6,1.8,2.5\n"
+    )
+    rows = run.history()
+    assert [(r["epoch"], r["val_loss"]) for r in rows] == [(0, 2.0), (1, 1.8), (2, 1.5)]
+    assert run.minutes_spent(2) == 2.5 and run.minutes_spent(0) == 0.0
+    assert run.best_dev_loss() == 1.0  # the first row of the rerun epoch counts here

@@ -116,7 +116,9 @@ def test_the_translation_pipeline_trains_a_transformer(tiny_corpus, tmp_path):
     from seq2seq.config import load_config
 
     settings = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
-    settings += ["model.type=transformer", "model.heads=2", "train.epochs=6"]
+    # tiny.yaml is a recurrent config: its embedding size does not apply to a Transformer.
+    settings += ["model.type=transformer", "model.embedding_dim=256", "model.heads=2"]
+    settings += ["train.epochs=6"]
     config = load_config(translator.TranslationConfig, "configs/translate/tiny.yaml", settings)
     history = translator.train(config, tmp_path / "run")
     losses = history.history["loss"]

@@ -56,11 +56,11 @@ def test_cudnn_check_flags_ineligible_settings():
     ]
     relu = keras.layers.Bidirectional(keras.layers.LSTM(4, activation="relu", name="relu"))
     assert len(cudnn_problems(relu)) == 2
-    # The input-feeding layout steps a cell in a loop, so its decoder is not a cuDNN layer.
-    assert (
-        tiny_model(attention="input_feeding").decoder_rnn
-        not in tiny_model(attention="input_feeding").recurrent_layers()
-    )
+    # The input-feeding layout steps a cell in a loop, so its decoder is not a cuDNN layer
+    # (one model instance: its own decoder must be left out, and the output layout's kept).
+    feeding, output = tiny_model(attention="input_feeding"), tiny_model(attention="output")
+    assert feeding.decoder_rnn not in feeding.recurrent_layers()
+    assert output.decoder_rnn in output.recurrent_layers()
 
 
 def test_rejects_unknown_layout():
