@@ -56,29 +56,21 @@ def main(argv=None):
 
 
 def training_setup(config):
-    """A fresh compiled model of `config` and a dataset of its dev split's cached features
-    with SpecAugment (built on first use): (model, dataset)."""
-    import keras
-
+    """A fresh model of `config` compiled as training compiles it, and its dev split's cached
+    features (built on first use) as `train` feeds its training split: shuffled, bucketed,
+    with the config's SpecAugment. Returns (model, dataset)."""
     from data_prep.feature_cache import FeatureCache
-    from data_prep.speech_pipeline import SpecAugment, make_speech_dataset
-    from data_prep.transcripts import CharacterVocabulary
-    from seq2seq import recognizer
-    from seq2seq.distributed import precision_policy
-    from seq2seq.speech import subsampled_length
+    from pipelines.tasks import speech as recognizer
+    from pipelines.tasks.base import compile_model
+    from seq2seq.training.distributed import precision_policy
 
+    task = recognizer.SpeechTask()
     cache = FeatureCache(recognizer.build_caches(config, ("dev",))["dev"])
-    ds = make_speech_dataset(
-        cache,
-        CharacterVocabulary(),
-        lambda n: subsampled_length(n, config.model.subsampling),
-        config.data.batch_frames,
-        config.data.max_frames,
-        spec_augment_config=SpecAugment(),
-    )
+    stats = (cache.mean, cache.std) if config.features.normalization == "global" else None
+    ds = recognizer.make_datasets(config, {"train": cache}, stats)["train"]
     with precision_policy(config.train.precision):
-        model = recognizer.build_model(config)
-        model.compile(optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=5.0), jit_compile=False)
+        model = task.build_model(config)
+        compile_model(task, model, config, int(ds.cardinality()))
     return model, ds
 
 
@@ -89,7 +81,7 @@ def measure(args) -> dict:
     from benchmarks.flops import speech_training_flops
     from data_prep.audio import compute_features, load_audio
     from data_prep.manifest import read_manifest
-    from seq2seq import recognizer
+    from pipelines.tasks import speech as recognizer
     from seq2seq.config import load_config
 
     config = load_config(recognizer.ASRConfig, args.config, args.set)
@@ -155,7 +147,7 @@ def measure(args) -> dict:
         asr.transcribe(paths, beam)
         rtf[name] = round((time.perf_counter() - start) / audio_seconds, 5)
 
-    from seq2seq.export import ExportedRecognizer, export_recognizer
+    from pipelines.export import ExportedRecognizer, export_recognizer
 
     with tempfile.TemporaryDirectory() as tmp:
         server = ExportedRecognizer(export_recognizer(asr.run_dir, Path(tmp) / "export"))

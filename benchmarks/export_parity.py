@@ -27,9 +27,9 @@ def main(argv=None):
 
     from data_prep.manifest import read_manifest
     from data_prep.transcripts import normalize_transcript
-    from seq2seq.evaluation import score_transcripts
-    from seq2seq.export import ExportedRecognizer, export_recognizer
-    from seq2seq.recognizer import Recognizer
+    from pipelines.export import ExportedRecognizer, export_recognizer
+    from pipelines.reports.evaluation import score_transcripts
+    from pipelines.tasks.speech import Recognizer
 
     entries = read_manifest(args.manifest)
     paths = [e["audio_filepath"] for e in entries]

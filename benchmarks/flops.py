@@ -30,7 +30,7 @@ def recurrent(inputs: int, units: int, cell: str = "lstm") -> int:
 
 
 def translation_training_flops(source_lengths, target_lengths, model) -> int:
-    """Training FLOPs of a batch of sentence pairs for `seq2seq.translation`'s model with
+    """Training FLOPs of a batch of sentence pairs for `seq2seq.translation.model`'s model with
     `attention: output`.
 
     Per sentence with S source and T target tokens, forward:
@@ -64,7 +64,7 @@ def translation_training_flops(source_lengths, target_lengths, model) -> int:
 
 
 def speech_training_flops(frame_lengths, model, feature_size: int, vocab_size: int) -> int:
-    """Training FLOPs of a batch of utterances for `seq2seq.speech`'s model.
+    """Training FLOPs of a batch of utterances for `seq2seq.speech.model`'s model.
 
     Per utterance of N input frames, forward: each stride-2 convolution i (kernel 3) has
     ceil(N / 2^i) output frames, `2 * 3 * in * conv_filters` each (in = features for the

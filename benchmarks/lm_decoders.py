@@ -10,7 +10,7 @@ peaky, and 0-2 blank frames after it; a third of the letters given a near-tie wi
 similar-sounding letter), at 25 frames a second (10 ms hop, subsampling 4), so speeds compare
 with a real run's.
 
-Decoders: greedy; pyctcdecode without and with the LM (`seq2seq.lm_decoding.LMDecoder`); and
+Decoders: greedy; pyctcdecode without and with the LM (`seq2seq.speech.lm_decoding.LMDecoder`); and
 flashlight-text's LexiconDecoder with the same KenLM file, its lexicon the LM's words (it
 cannot spell any other word) and a word-end frame appended (its words end with the space
 token). flashlight's LM scores are log10, pyctcdecode's natural logs: alpha is scaled by ln 10
@@ -71,7 +71,7 @@ def synthetic_posteriors(text: str, rng) -> np.ndarray:
 def real_posteriors(run_dir, manifest, limit):
     from data_prep.feature_cache import FeatureCache, build_feature_cache
     from data_prep.transcripts import normalize_transcript
-    from seq2seq.recognizer import Recognizer
+    from pipelines.tasks.speech import Recognizer
 
     recognizer = Recognizer(run_dir)
     config = recognizer.config
@@ -149,7 +149,7 @@ def measure(args) -> dict:
     import jiwer
 
     from data_prep.transcripts import normalize_transcript
-    from seq2seq.lm_decoding import LMDecoder
+    from seq2seq.speech.lm_decoding import LMDecoder
 
     if args.run_dir:
         posteriors, references, seconds = real_posteriors(

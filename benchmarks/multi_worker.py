@@ -46,7 +46,7 @@ def start_local_workers(command: list[str], logs: list[Path]) -> list[subprocess
 
 def history(run_dir) -> list[dict]:
     """The run's history (one row per epoch)."""
-    from seq2seq.run_dir import RunDir
+    from seq2seq.training.run_dir import RunDir
 
     return RunDir(run_dir).history()
 

@@ -6,7 +6,7 @@
 Transcribes each manifest with the `pocketsphinx` PyPI package (5.x) and its defaults
 (`Decoder()`: the bundled en-us acoustic model, CMU dictionary and n-gram language model), on
 16 kHz mono 16-bit audio, one whole utterance at a time. References and hypotheses both go
-through `normalize_transcript` and are scored with `seq2seq.evaluation.score_transcripts`
+through `normalize_transcript` and are scored with `pipelines.reports.evaluation.score_transcripts`
 (corpus WER and CER, %). The real-time factor is decoding wall-clock seconds over audio
 seconds (one thread; audio loading and the model load excluded); `cpu_real_time_factor` counts
 the process's CPU seconds instead, steadier on a shared machine. With `--by source speaker`
@@ -48,7 +48,7 @@ def transcribe(decoder, audio) -> str:
 
 
 def _score(rows) -> dict:
-    from seq2seq.evaluation import score_transcripts
+    from pipelines.reports.evaluation import score_transcripts
 
     audio = sum(r["duration"] for r in rows)
     seconds = sum(r["seconds"] for r in rows)

@@ -184,19 +184,18 @@ def _profile_training(model, batches, steps, trace_dir, name):
 
 
 def profile_translation(config_path, settings, steps, trace_dir) -> dict:
-    import tensorflow as tf
 
-    from seq2seq import translator
+    from pipelines.tasks import translation as translator
     from seq2seq.config import load_config
-    from seq2seq.decoding import SequenceDecoder
+    from seq2seq.translation.decoding import SequenceDecoder
 
     config = load_config(translator.TranslationConfig, config_path, settings)
     model, ds, source_tok, _ = translate_speed.training_setup(config)
     batches = list(ds.repeat().take(steps + 2))
     result = {"config": config_path, "parameters": model.count_params()}
     result["train_step"] = _profile_training(model, batches, steps, trace_dir, "translate_train")
-    dev = [p[0] for p in translator._read(config.data, "dev")[0]][: config.decode.batch_size]
-    ids = source_tok.tokenize(tf.constant(dev)).to_tensor()
+    dev = [p[0] for p in translator.read_split(config.data, "dev")[0]][: config.decode.batch_size]
+    ids = translator.source_ids(source_tok, dev).to_tensor()  # normalized, with EOS
     decode = config.decode
     decoder = SequenceDecoder(model, decode.max_length_ratio, decode.max_length_offset)
     for beam in (1, 5):
@@ -214,9 +213,9 @@ def profile_translation(config_path, settings, steps, trace_dir) -> dict:
 def profile_speech(config_path, settings, steps, trace_dir) -> dict:
     import tensorflow as tf
 
-    from seq2seq import recognizer
+    from pipelines.tasks import speech as recognizer
     from seq2seq.config import load_config
-    from seq2seq.decoding import ctc_decode
+    from seq2seq.speech.decoding import ctc_decode
 
     config = load_config(recognizer.ASRConfig, config_path, settings)
     model, ds = asr_speed.training_setup(config)

@@ -232,15 +232,15 @@ def _utilization(result: dict, matmul: float) -> dict:
 def run(args) -> dict:
     import tensorflow as tf
 
-    from seq2seq import translator
+    from pipelines.tasks import translation as translator
     from seq2seq.config import load_config
 
     if args.suite == "gpu" and not tf.config.list_physical_devices("GPU"):
         raise SystemExit("error: --suite gpu needs a GPU; this machine has none")
     quick = args.quick
     config = load_config(translator.TranslationConfig, args.translate_config, args.translate_set)
-    pairs, _ = translator._read(config.data, "train")
-    dev = [s for s, _ in translator._read(config.data, "dev")[0]][: 8 if quick else 200]
+    pairs, _ = translator.read_split(config.data, "train")
+    dev = [s for s, _ in translator.read_split(config.data, "dev")[0]][: 8 if quick else 200]
     samples = []
     for repeat in range(args.repeats):
         if args.repeats > 1:

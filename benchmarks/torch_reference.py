@@ -36,7 +36,7 @@ def _unpacked(lstm, x, lengths, state=None):
 
 
 class Translator(nn.Module):
-    """Sizes as `seq2seq.translation.Seq2SeqTranslator` (LSTM cell, `attention: output`)."""
+    """Sizes as `seq2seq.translation.model.Seq2SeqTranslator` (LSTM cell, `attention: output`)."""
 
     def __init__(self, vocab_sizes, embedding_dim, units, layers, dropout, attention_units):
         super().__init__()
@@ -112,7 +112,7 @@ class Translator(nn.Module):
 
 
 class CTCRecognizer(nn.Module):
-    """Sizes as `seq2seq.speech.CTCSpeechModel` (LSTM cell)."""
+    """Sizes as `seq2seq.speech.model.CTCSpeechModel` (LSTM cell)."""
 
     def __init__(self, feature_size, vocab_size, subsampling, conv_filters, units, layers, dropout):
         super().__init__()

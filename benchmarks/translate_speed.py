@@ -60,30 +60,23 @@ def main(argv=None):
 
 
 def training_setup(config):
-    """A fresh compiled model of `config` (with its `train.precision`), its shuffled training
-    dataset and the tokenizers learned from the training data: (model, dataset, source
-    tokenizer, target tokenizer)."""
-    import keras
+    """A fresh model of `config` (with its `train.precision`) compiled as training compiles it
+    (`pipelines.tasks.base.compile_model`: the optimizer, schedule, loss and metrics of
+    `train`), its shuffled training dataset as `train` builds it, and the tokenizers learned
+    from the training data: (model, dataset, source tokenizer, target tokenizer)."""
+    from pipelines.tasks import translation as translator
+    from pipelines.tasks.base import compile_model
+    from seq2seq.training.distributed import precision_policy
+    from seq2seq.training.run_dir import RunDir
 
-    from data_prep.pipeline import make_translation_dataset
-    from seq2seq import translator
-    from seq2seq.distributed import precision_policy
-    from seq2seq.losses import MaskedSparseCrossEntropy
-
-    pairs, _ = translator._read(config.data, "train")
+    task = translator.TranslationTask()
+    pairs, _ = translator.read_split(config.data, "train")
     with tempfile.TemporaryDirectory() as tmp:
-        source_tok, target_tok = translator._tokenizers(Path(tmp), config.data, pairs)
-    ds = make_translation_dataset(
-        pairs, source_tok, target_tok, config.data.batch_tokens, config.data.max_length
-    )
+        source_tok, target_tok = translator.tokenizers(RunDir(tmp), config.data, pairs)
+    ds = translator.make_datasets(config, {"train": pairs}, source_tok, target_tok)["train"]
     with precision_policy(config.train.precision):
-        model = translator.build_model(config, source_tok.vocab_size, target_tok.vocab_size)
-        model.compile(
-            optimizer=keras.optimizers.Adam(1e-3, global_clipnorm=1.0),  # as training does
-            loss=MaskedSparseCrossEntropy(config.train.label_smoothing),
-            jit_compile=False,
-        )
-        model.build()
+        model = task.build_model(config, source_tok.vocab_size, target_tok.vocab_size)
+        compile_model(task, model, config, int(ds.cardinality()))
     return model, ds, source_tok, target_tok
 
 
@@ -92,9 +85,10 @@ def measure(args) -> dict:
     import tensorflow as tf
 
     from benchmarks.flops import translation_training_flops
-    from seq2seq import translator
+    from data_prep.pipeline import make_translation_dataset
+    from pipelines.tasks import translation as translator
     from seq2seq.config import load_config
-    from seq2seq.decoding import SequenceDecoder
+    from seq2seq.translation.decoding import SequenceDecoder
 
     config = load_config(translator.TranslationConfig, args.config, args.set)
     model, ds, source_tok, target_tok = training_setup(config)
@@ -123,10 +117,16 @@ def measure(args) -> dict:
             )
     train_seconds = seconds
 
-    # The input pipeline alone (a fresh pass: tokenization included, nothing cached yet), and
-    # how much of each padded batch is padding after bucketing.
+    # The input pipeline alone (a fresh dataset: tokenization included, nothing cached yet;
+    # the training dataset's cache filled when its batches were counted), and how much of each
+    # padded batch is padding after bucketing.
+    pairs = translator.read_split(config.data, "train")[0]
+    data = config.data
+    fresh = make_translation_dataset(
+        pairs, source_tok, target_tok, data.batch_tokens, data.max_length, seed=config.train.seed
+    )
     batches, real, cells, start = 0, 0, 0, time.perf_counter()
-    for inputs, targets in ds.take(args.pipeline_batches):
+    for inputs, targets in fresh.take(args.pipeline_batches):
         batches += 1
         for x in (inputs["source"], targets):
             real += int(tf.reduce_sum(tf.cast(x != 0, tf.int32)))
@@ -137,8 +137,8 @@ def measure(args) -> dict:
     if args.run_dir:
         trained = translator.Translator(args.run_dir)
         decode_model, source_tok = trained.model, trained.source_tokenizer
-    dev = [p[0] for p in translator._read(config.data, "dev")[0]][: args.sentences]
-    ids = source_tok.tokenize(tf.constant(dev))
+    dev = [p[0] for p in translator.read_split(config.data, "dev")[0]][: args.sentences]
+    ids = translator.source_ids(source_tok, dev)  # normalized, with EOS, as trained
     decoder = SequenceDecoder(
         decode_model,
         config.decode.max_length_ratio,
@@ -161,7 +161,7 @@ def measure(args) -> dict:
 
     exported = None
     if args.run_dir:  # the same sentences through an exported SavedModel (raw text in)
-        from seq2seq.export import ExportedTranslator, export_translator
+        from pipelines.export import ExportedTranslator, export_translator
 
         with tempfile.TemporaryDirectory() as tmp:
             server = ExportedTranslator(export_translator(args.run_dir, Path(tmp) / "export"))

@@ -56,7 +56,8 @@ def _setup(task, config):
 
 
 def _load(task, path, overrides):
-    from seq2seq import recognizer, translator
+    from pipelines.tasks import speech as recognizer
+    from pipelines.tasks import translation as translator
     from seq2seq.config import load_config
 
     config_class = translator.TranslationConfig if task == "translate" else recognizer.ASRConfig

@@ -18,7 +18,7 @@ from pipelines import cli
 from pipelines.asr_lm import add_lm_commands, add_lm_options, lm_weights, run_lm_command
 from pipelines.cli import add_set_option, add_train_command
 
-CONFIG_HELP = cli.config_help("seq2seq.asr_config", "ASRConfig")
+CONFIG_HELP = cli.config_help("pipelines.tasks.speech_config", "ASRConfig")
 
 
 def _parser():
@@ -134,11 +134,11 @@ def run(args) -> int:
     if args.command in ("lm", "tune-lm"):
         return run_lm_command(args)
 
-    from seq2seq import recognizer
+    from pipelines.tasks import speech as recognizer
     from seq2seq.config import load_config
 
     if args.command == "export":
-        from seq2seq.export import export_recognizer
+        from pipelines.export import export_recognizer
 
         print(f"exported to {export_recognizer(args.run_dir, args.out)}")
     elif args.command == "features":

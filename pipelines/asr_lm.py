@@ -2,7 +2,7 @@
 commands and the `--lm --alpha --beta --hotwords` options of evaluate and transcribe."""
 
 LM_NOTE = (
-    "The word LM is a Python-side option (seq2seq.lm_decoding, pyctcdecode + KenLM): an "
+    "The word LM is a Python-side option (seq2seq.speech.lm_decoding, pyctcdecode + KenLM): an "
     "exported SavedModel's in-graph beam search has no LM."
 )
 
@@ -79,9 +79,9 @@ def lm_weights(args) -> dict:
 
 def transcriber(args):
     """(a `Recognizer` or an `ExportedRecognizer`, an `LMDecoder` or None) for transcribe."""
-    from seq2seq.export import ExportedRecognizer, is_export
-    from seq2seq.lm_decoding import make_decoder, resolve_lm
-    from seq2seq.recognizer import Recognizer
+    from pipelines.export import ExportedRecognizer, is_export
+    from pipelines.tasks.speech import Recognizer
+    from seq2seq.speech.lm_decoding import make_decoder, resolve_lm
 
     if is_export(args.run_dir):
         if args.lm not in (None, "auto", "none"):
@@ -93,7 +93,7 @@ def transcriber(args):
 
 
 def run_lm_command(args) -> int:
-    from seq2seq import lm_tuning
+    from pipelines import lm_tuning
 
     if args.command == "lm":
         summary = lm_tuning.build_run_lm(args.run_dir, args.text, args.order, args.out, args.lmplz)

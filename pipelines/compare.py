@@ -37,7 +37,7 @@ def _parser():
 
 
 def run(args):
-    from seq2seq.architectures import compare
+    from pipelines.reports.architectures import compare
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     table = compare(

@@ -24,7 +24,7 @@ def _parser():
 
 
 def run(args):
-    from seq2seq.comparison import write_comparison
+    from pipelines.reports.comparison import write_comparison
 
     markdown, page = write_comparison(args.runs, args.out, args.title)
     print(f"report: {markdown} and {page}")

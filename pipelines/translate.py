@@ -12,7 +12,7 @@ import sys
 from pipelines import cli
 from pipelines.cli import add_train_command
 
-CONFIG_HELP = cli.config_help("seq2seq.translation_config", "TranslationConfig")
+CONFIG_HELP = cli.config_help("pipelines.tasks.translation_config", "TranslationConfig")
 
 
 def _parser():
@@ -77,11 +77,11 @@ def main(argv=None):
 
 
 def run(args):
-    from seq2seq import translator
+    from pipelines.tasks import translation as translator
     from seq2seq.config import load_config
 
     if args.command == "export":
-        from seq2seq.export import export_translator
+        from pipelines.export import export_translator
 
         print(f"exported to {export_translator(args.run_dir, args.out)}")
     elif args.command == "train":
@@ -96,7 +96,7 @@ def run(args):
         for path in args.inputs:
             with open(path, encoding="utf-8") as f:
                 lines += [line.rstrip("\n") for line in f]
-        from seq2seq.export import ExportedTranslator, is_export
+        from pipelines.export import ExportedTranslator, is_export
 
         model = (ExportedTranslator if is_export(args.run_dir) else translator.Translator)(
             args.run_dir

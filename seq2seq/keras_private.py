@@ -8,11 +8,11 @@ traceback.
 - `keras.src.backend.tensorflow.rnn`: `_do_lstm_arguments_support_cudnn`,
   `_do_gru_arguments_support_cudnn` (`seq2seq.recurrent.cudnn_problems`) and
   `_is_gpu_available` (`seq2seq.fast_rnn`): the checks Keras itself makes before cuDNN.
-- `MultiHeadAttention._compute_attention` (`seq2seq.transformer`): attention over cached keys
-  and values, one decoding step at a time.
-- `BackupAndRestore` state (`seq2seq.callbacks.Backup`): `_load_model`, `_weights_path`,
+- `MultiHeadAttention._compute_attention` (`seq2seq.translation.transformer`): attention over
+  cached keys and values, one decoding step at a time.
+- `BackupAndRestore` state (`seq2seq.training.callbacks.Backup`): `_load_model`, `_weights_path`,
   `_training_metadata_path`, `_current_epoch`, `_last_batch_seen`.
-- `keras.src.backend.tensorflow.trainer` (`seq2seq.distributed`, the multi-worker patch).
+- `keras.src.backend.tensorflow.trainer` (`seq2seq.training.distributed`, the multi-worker patch).
 """
 
 import importlib

@@ -172,3 +172,57 @@ def test_variants_measures_each_training_variant_on_the_same_batches(tiny_corpus
     for figures in results["variants"].values():
         assert figures["target_tokens_per_second"] > 0
     assert results["variants"]["keras"]["median_batch_time_relative_to_keras"] == 1.0
+
+
+def test_the_benchmarks_compile_and_feed_the_model_as_training_does(
+    tiny_corpus, tiny_speech, tmp_path
+):
+    """The speed benchmarks measure the step that `train` runs: the same optimizer (Adam, its
+    warmup and cosine schedule over the run's steps, clipping) and loss as the model a
+    one-epoch training run saved, with batches built by the functions training uses."""
+    import keras
+
+    from benchmarks import asr_speed, translate_speed
+    from pipelines.tasks import speech, translation
+    from seq2seq.config import load_config
+    from seq2seq.training.run_dir import RunDir
+
+    def same_compile(benchmarked, run):
+        trained = keras.saving.load_model(RunDir(run).model)  # restores training's compile
+        ours, theirs = benchmarked.optimizer.get_config(), trained.optimizer.get_config()
+        assert ours.pop("name").startswith("adam") and theirs.pop("name").startswith("adam")
+        assert ours == theirs  # learning rate schedule (its steps), clipping, moments
+        assert keras.saving.serialize_keras_object(benchmarked.loss) == (
+            keras.saving.serialize_keras_object(trained.loss)
+        )
+
+    mt = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
+    config = load_config(
+        translation.TranslationConfig,
+        "configs/translate/tiny.yaml",
+        [*mt, "train.epochs=1", "train.label_smoothing=0.1", "train.learning_rate=0.003"],
+    )
+    translation.train(config, tmp_path / "mt")
+    model, *_ = translate_speed.training_setup(config)
+    same_compile(model, tmp_path / "mt")
+    assert model.optimizer.get_config()["global_clipnorm"] == config.train.clipnorm
+    assert model.loss.label_smoothing == 0.1
+
+    # The speech benchmark feeds the dev split as its training data (its features are cheaper
+    # to build): with the training split as the dev split, it has training's batches, so the
+    # schedule's steps must match too.
+    train = tiny_speech / "train.jsonl"
+    config = load_config(
+        speech.ASRConfig,
+        "configs/asr/tiny.yaml",
+        [
+            f"data.train={train}",
+            f"data.dev={train}",
+            f"data.test={tiny_speech / 'test.jsonl'}",
+            f"data.cache_dir={tmp_path / 'cache'}",
+            "train.epochs=1",
+        ],
+    )
+    speech.train(config, tmp_path / "asr")
+    model, _ = asr_speed.training_setup(config)
+    same_compile(model, tmp_path / "asr")

@@ -8,7 +8,7 @@ import pytest
 from benchmarks import pocketsphinx_baseline
 from data_prep.manifest import write_manifest
 from data_prep.transcripts import normalize_transcript
-from seq2seq.evaluation import score_transcripts
+from pipelines.reports.evaluation import score_transcripts
 
 TEXTS = ["Go forward ten meters.", "Hello world."]
 

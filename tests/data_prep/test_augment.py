@@ -16,7 +16,7 @@ from data_prep.augment import (
 )
 from data_prep.feature_cache import FeatureCache, Perturbation, build_feature_cache
 from data_prep.manifest import write_manifest
-from seq2seq.asr_config import ASRConfig
+from pipelines.tasks.speech_config import ASRConfig
 from seq2seq.config import load_config
 from tests.conftest import write_tone
 
@@ -218,8 +218,11 @@ def test_asr_config_keys_and_backward_compatible_caches():
     assert legacy.chain() is None and WaveAugmentation().legacy
     assert (
         Perturbation(legacy.perturbed_copies, legacy.speed, legacy.noise_snr_db).digest()
+        == legacy.perturbation().digest()
         == "260f98cc"
     )
+    assert legacy.masks().time_width == 0.05
+    assert load_config(ASRConfig, None, ["augment.spec_augment=false"]).augment.masks() is None
     voices = load_config(ASRConfig, "configs/asr/voices.yaml").augment
     assert voices.perturbed_copies == 2 and voices.chain().telephone_prob > 0
 

@@ -93,7 +93,7 @@ def test_evaluate_writes_wer_reports(run_dir, tiny_speech):
 def test_transcription_traces_the_network_once(run_dir, tiny_speech):
     """Batches of every length reuse one graph: no retracing per batch shape."""
     from data_prep.manifest import read_manifest
-    from seq2seq.recognizer import Recognizer
+    from pipelines.tasks.speech import Recognizer
 
     recognizer = Recognizer(run_dir)
     paths = [e["audio_filepath"] for e in read_manifest(tiny_speech / "test.jsonl")]
@@ -106,8 +106,8 @@ def test_transcription_traces_the_network_once(run_dir, tiny_speech):
 def test_ctc_posteriors_of_an_utterance(run_dir, tiny_speech):
     from data_prep.audio import compute_features, load_audio
     from data_prep.manifest import read_manifest
-    from seq2seq.recognizer import Recognizer
-    from seq2seq.speech import subsampled_length
+    from pipelines.tasks.speech import Recognizer
+    from seq2seq.speech.model import subsampled_length
 
     recognizer = Recognizer(run_dir)
     path = read_manifest(tiny_speech / "test.jsonl")[0]["audio_filepath"]
@@ -209,7 +209,7 @@ def talkative_run(run_dir, tmp_path_factory):
 
     import keras
 
-    import seq2seq.speech  # noqa: F401 (registers the model class)
+    import seq2seq.speech.model  # noqa: F401 (registers the model class)
 
     run = tmp_path_factory.mktemp("talkative")
     shutil.copy(run_dir / "config.yaml", run / "config.yaml")
@@ -224,7 +224,7 @@ def talkative_run(run_dir, tmp_path_factory):
 
 
 def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech, tmp_path):
-    from seq2seq.recognizer import Recognizer
+    from pipelines.tasks.speech import Recognizer
 
     out = tmp_path / "export"
     assert (
@@ -306,7 +306,7 @@ def test_word_lm_commands_evaluate_and_transcribe(talkative_run, tiny_speech, tm
     import shutil
 
     from data_prep.language_model import read_arpa
-    from seq2seq.recognizer import evaluate
+    from pipelines.tasks.speech import evaluate
 
     run = tmp_path / "run"
     shutil.copytree(talkative_run, run)

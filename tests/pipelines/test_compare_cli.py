@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from seq2seq.architectures import variant_overrides
+from pipelines.reports.architectures import variant_overrides
 from tests.helpers import assert_png
 
 pytestmark = pytest.mark.slow
@@ -111,9 +111,9 @@ def test_an_interrupted_variant_reports_what_an_uninterrupted_one_does(tiny_corp
 
     import keras
 
-    import seq2seq.training as training
-    from seq2seq.architectures import compare
-    from seq2seq.callbacks import TrainingClock
+    import seq2seq.training.fit as training
+    from pipelines.reports.architectures import compare
+    from seq2seq.training.callbacks import TrainingClock
 
     data = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
 

@@ -8,15 +8,15 @@ import sys
 
 import pytest
 
-from seq2seq import figures
-from seq2seq.config import save_config
-from seq2seq.evaluation import (
+from pipelines.reports import figures
+from pipelines.reports.evaluation import (
     score_transcripts,
     score_translations,
     write_asr_reports,
     write_reports,
 )
-from seq2seq.run_dir import RunDir
+from seq2seq.config import save_config
+from seq2seq.training.run_dir import RunDir
 from tests.helpers import assert_png
 
 
@@ -36,8 +36,8 @@ def _history(run, losses):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from seq2seq.recognizer import ASRConfig
-    from seq2seq.translator import TranslationConfig
+    from pipelines.tasks.speech import ASRConfig
+    from pipelines.tasks.translation import TranslationConfig
 
     root = tmp_path_factory.mktemp("runs")
     translation, speech = root / "mt_run", root / "asr_run"

@@ -110,7 +110,7 @@ def test_evaluate_reports_greedy_and_beam(run_dir, tiny_corpus):
 
 
 def test_attention_weights_follow_the_reordering(run_dir):
-    from seq2seq.translator import Translator
+    from pipelines.tasks.translation import Translator
 
     translator = Translator(run_dir)
     source = "El rey ve la casa verde."
@@ -138,7 +138,7 @@ def test_translate_keeps_input_order(run_dir):
 def test_decoding_traces_each_search_once(run_dir, tiny_corpus):
     """Batches of every length and size reuse one graph per search: no retracing per batch."""
     from data_prep.corpora import read_tsv
-    from seq2seq.translator import Translator
+    from pipelines.tasks.translation import Translator
 
     translator = Translator(run_dir)
     sources = [s for s, _ in read_tsv(tiny_corpus / "test.tsv")[0]]

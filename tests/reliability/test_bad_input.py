@@ -37,7 +37,7 @@ def _dirty_tsv(path):
 
 
 def test_dirty_parallel_text_is_reported_counted_and_filtered(tiny_corpus, tmp_path, caplog):
-    from seq2seq import translator
+    from pipelines.tasks import translation as translator
 
     train = tmp_path / "train.tsv"
     bad_lines = _dirty_tsv(train)
@@ -63,7 +63,7 @@ def test_dirty_parallel_text_is_reported_counted_and_filtered(tiny_corpus, tmp_p
 
 
 def test_a_corpus_with_nothing_usable_is_an_error_before_any_model(tmp_path):
-    from seq2seq import translator
+    from pipelines.tasks import translation as translator
 
     train = tmp_path / "train.tsv"
     train.write_bytes(b"\n\xff\xfe\tx\nonly one column\n")
@@ -113,7 +113,7 @@ def _write_bad_audio(folder, good):
 
 
 def test_dirty_audio_is_reported_counted_filtered_or_resampled(tiny_speech, tmp_path):
-    from seq2seq import recognizer
+    from pipelines.tasks import speech as recognizer
 
     entries = read_manifest(tiny_speech / "train.jsonl")
     files = _write_bad_audio(tmp_path, entries)

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 
+from pipelines.tasks.speech import ASRConfig
+from pipelines.tasks.translation import TranslationConfig
 from seq2seq.config import load_config
-from seq2seq.recognizer import ASRConfig
-from seq2seq.translator import TranslationConfig
 
 
 @pytest.mark.parametrize(

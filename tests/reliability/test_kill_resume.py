@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from seq2seq.run_dir import RunDir
-from seq2seq.training import load_run
-from seq2seq.translator import TranslationConfig
+from pipelines.tasks.translation import TranslationConfig
+from seq2seq.training.fit import load_run
+from seq2seq.training.run_dir import RunDir
 from tests.helpers import tiny_translate_train
 
 pytestmark = pytest.mark.slow

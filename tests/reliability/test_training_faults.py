@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seq2seq.callbacks import BestCheckpoint
 from seq2seq.files import DiskFullError, atomic_write, write_text
 from seq2seq.losses import MaskedSparseCrossEntropy
-from seq2seq.run_dir import RunDir
-from seq2seq.training import fit, load_run
+from seq2seq.training.callbacks import BestCheckpoint
+from seq2seq.training.fit import fit, load_run
+from seq2seq.training.run_dir import RunDir
 from tests.seq2seq.helpers import batch, tiny_model
 
 TRAIN = types.SimpleNamespace(epochs=4, patience=10, max_minutes=None)
@@ -50,7 +50,7 @@ class _Fault(keras.callbacks.Callback):
 
 def _fit_with(run, model, fault=None, epochs=4, max_minutes=None):
     """`fit` with a fault callback appended to the shared callbacks."""
-    import seq2seq.training as training
+    import seq2seq.training.fit as training
 
     make = training.make_callbacks
 
@@ -153,8 +153,8 @@ def test_nan_loss_stops_naming_the_step_and_keeps_good_checkpoints(tmp_path):
 
 
 def load_run_dir(run):
+    from pipelines.tasks.translation import TranslationConfig
     from seq2seq.config import save_config
-    from seq2seq.translator import TranslationConfig
 
     save_config(TranslationConfig(), run / "config.yaml")
     return load_run(run, TranslationConfig)

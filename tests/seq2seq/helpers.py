@@ -4,7 +4,7 @@ import keras
 import numpy as np
 
 from seq2seq.losses import MaskedSparseCrossEntropy
-from seq2seq.translation import Seq2SeqTranslator
+from seq2seq.translation.model import Seq2SeqTranslator
 
 SOURCE = np.array([[5, 6, 7, 3], [8, 3, 0, 0], [9, 10, 3, 0]], "int32")
 TARGET_IN = np.array([[2, 9, 10, 11, 12], [2, 12, 0, 0, 0], [2, 13, 14, 0, 0]], "int32")

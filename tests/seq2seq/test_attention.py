@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from seq2seq.attention import BahdanauAttention
+from seq2seq.translation.attention import BahdanauAttention
 
 
 def _numpy_bahdanau(layer, query, keys, mask):

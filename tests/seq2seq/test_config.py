@@ -1,7 +1,7 @@
 import pytest
 
+from pipelines.tasks.translation import TranslationConfig
 from seq2seq.config import load_config, save_config
-from seq2seq.translator import TranslationConfig
 
 
 def test_defaults_and_typed_overrides():

@@ -17,7 +17,8 @@ import tensorflow as tf
 
 from benchmarks import asr_speed, translate_speed
 from benchmarks.profile import CUDNN_RNN_OPS, _in_scope, recurrent_layer_names
-from seq2seq import recognizer, translator
+from pipelines.tasks import speech as recognizer
+from pipelines.tasks import translation as translator
 from seq2seq.config import load_config
 
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from keras import ops
 
-from seq2seq.distributed import precision_policy
-from seq2seq.speech import CTCSpeechModel
+from seq2seq.speech.model import CTCSpeechModel
+from seq2seq.training.distributed import precision_policy
 from tests.seq2seq.helpers import batch, tiny_model, train_steps
 
 MIRRORED = """
@@ -21,9 +21,9 @@ import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from seq2seq import translator
+from pipelines.tasks import translation as translator
 from seq2seq.config import load_config
-from seq2seq.distributed import make_strategy
+from seq2seq.training.distributed import make_strategy
 
 corpus, run, strategy = sys.argv[1:4]
 settings = [f"data.{s}={corpus}/{s}.tsv" for s in ("train", "dev", "test")] + ["train.epochs=8"]

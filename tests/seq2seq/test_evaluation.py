@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from seq2seq.evaluation import (
+from pipelines.reports.evaluation import (
     aligned,
     bleu_by_length,
     buckets,

@@ -1,7 +1,7 @@
 import numpy as np
 
-from seq2seq import figures
-from seq2seq.run_dir import RunDir
+from pipelines.reports import figures
+from seq2seq.training.run_dir import RunDir
 from tests.helpers import assert_png
 
 

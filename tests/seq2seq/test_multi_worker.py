@@ -10,7 +10,7 @@ import time
 import pytest
 
 from benchmarks.multi_worker import history, start_local_workers
-from seq2seq.distributed import _check_tf_config, make_strategy, write_dir
+from seq2seq.training.distributed import _check_tf_config, make_strategy, write_dir
 from tests.helpers import tiny_translate_train
 
 EPOCHS = 6

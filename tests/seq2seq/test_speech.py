@@ -9,7 +9,7 @@ from keras import ops
 
 from seq2seq.losses import ctc_loss
 from seq2seq.recurrent import cudnn_problems
-from seq2seq.speech import CTCSpeechModel, subsampled_length
+from seq2seq.speech.model import CTCSpeechModel, subsampled_length
 
 
 def tiny_speech_model(seed=0, **kwargs):
@@ -123,7 +123,7 @@ def test_keras_file_reloads_in_fresh_process(tmp_path, cell):
     np.save(tmp_path / "expected.npy", np.asarray(model(speech_batch())))
     script = textwrap.dedent(f"""
         import numpy as np, keras
-        import seq2seq.speech  # registers the serializable classes
+        import seq2seq.speech.model  # registers the serializable classes
         model = keras.saving.load_model("{tmp_path / "model.keras"}", safe_mode=True)
         assert type(model).__name__ == "CTCSpeechModel", type(model)
         inputs = {{"features": np.load("{tmp_path / "inputs.npy"}"),

@@ -1,9 +1,9 @@
 import keras
 import numpy as np
 
-from seq2seq.callbacks import EarlyStopping, ProgressLog, TrainingClock, make_callbacks
-from seq2seq.run_dir import RunDir
-from seq2seq.training import make_optimizer
+from seq2seq.training.callbacks import EarlyStopping, ProgressLog, TrainingClock, make_callbacks
+from seq2seq.training.fit import make_optimizer
+from seq2seq.training.run_dir import RunDir
 from tests.seq2seq.helpers import batch, tiny_model
 
 

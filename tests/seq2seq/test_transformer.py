@@ -5,8 +5,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from seq2seq.decoding import SequenceDecoder
-from seq2seq.transformer import TransformerTranslator
+from seq2seq.translation.decoding import SequenceDecoder
+from seq2seq.translation.transformer import TransformerTranslator
 from tests.seq2seq.helpers import SOURCE, TARGET_IN, batch, train_steps
 
 
@@ -94,7 +94,7 @@ def test_keras_file_reloads_in_fresh_process(tmp_path):
     np.save(tmp_path / "expected.npy", expected)
     script = textwrap.dedent(f"""
         import numpy as np, keras
-        import seq2seq.transformer  # registers the classes
+        import seq2seq.translation.transformer  # registers the classes
         from tests.seq2seq.helpers import batch
         model = keras.saving.load_model("{tmp_path / "model.keras"}", safe_mode=True)
         np.save("{tmp_path / "actual.npy"}", np.asarray(model(batch()[0])))
@@ -112,7 +112,7 @@ def test_rejects_bad_settings():
 
 @pytest.mark.slow
 def test_the_translation_pipeline_trains_a_transformer(tiny_corpus, tmp_path):
-    from seq2seq import translator
+    from pipelines.tasks import translation as translator
     from seq2seq.config import load_config
 
     settings = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
@@ -136,7 +136,7 @@ def test_the_translation_pipeline_trains_a_transformer(tiny_corpus, tmp_path):
     # The export serves the same translations from raw text, in stock ops.
     import tensorflow as tf
 
-    from seq2seq.export import export_translator
+    from pipelines.export import export_translator
 
     served = tf.saved_model.load(str(export_translator(tmp_path / "run", tmp_path / "export")))
     sources = [source, "La niña tiene el pan."]

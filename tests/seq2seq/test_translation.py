@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from seq2seq.recurrent import cudnn_problems
-from seq2seq.translation import Seq2SeqTranslator
+from seq2seq.translation.model import Seq2SeqTranslator
 from tests.seq2seq.helpers import SOURCE, TARGET_IN, batch, tiny_model, train_steps
 
 LAYOUTS = [
@@ -80,7 +80,7 @@ def test_keras_file_reloads_in_fresh_process(tmp_path, cell, attention):
     np.save(tmp_path / "expected.npy", np.asarray(model(batch()[0])))
     script = textwrap.dedent(f"""
         import numpy as np, keras
-        import seq2seq.translation  # registers the serializable classes
+        import seq2seq.translation.model  # registers the serializable classes
         from tests.seq2seq.helpers import batch
         model = keras.saving.load_model("{tmp_path / "model.keras"}", safe_mode=True)
         assert type(model).__name__ == "Seq2SeqTranslator", type(model)

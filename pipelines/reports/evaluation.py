@@ -9,7 +9,7 @@ from pathlib import Path
 import jiwer
 import sacrebleu
 
-from seq2seq import figures
+from pipelines.reports import figures
 from seq2seq.files import write_text
 
 SOURCE_WORD_BUCKETS = (10, 20, 30, 40)  # BLEU by source length (words)

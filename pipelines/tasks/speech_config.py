@@ -8,11 +8,13 @@ import dataclasses
 
 from data_prep.audio import FeatureConfig
 from data_prep.augment import WaveAugmentation
+from data_prep.feature_cache import Perturbation
+from data_prep.speech_pipeline import SpecAugment
 from data_prep.transcripts import normalize_transcript
-from seq2seq import training
 from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
-from seq2seq.speech import SUBSAMPLING
+from seq2seq.speech.model import SUBSAMPLING
+from seq2seq.training.fit import TrainConfig as SharedTrainConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +102,17 @@ class AugmentConfig(WaveAugmentation):
         chain = WaveAugmentation(**{name: getattr(self, name) for name in names})
         return None if chain.legacy else chain
 
+    def perturbation(self) -> Perturbation:
+        """What the training feature cache holds besides the clean features (its folder name
+        is this object's digest)."""
+        return Perturbation(self.perturbed_copies, self.speed, self.noise_snr_db, self.chain())
+
+    def masks(self) -> SpecAugment | None:
+        """The SpecAugment of the training batches; None when `spec_augment` is off."""
+        if not self.spec_augment:
+            return None
+        return SpecAugment(self.freq_masks, self.freq_width, self.time_masks, self.time_width)
+
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
@@ -135,7 +148,7 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(training.TrainConfig):
+class TrainConfig(SharedTrainConfig):
     epochs: int = 20
     warmup_steps: int = 200
     clipnorm: float = 5.0
@@ -144,7 +157,7 @@ class TrainConfig(training.TrainConfig):
 
 @dataclasses.dataclass(frozen=True)
 class DecodeConfig:
-    """Decoding settings. The word LM (`seq2seq.lm_decoding`) is a Python-side option of
+    """Decoding settings. The word LM (`seq2seq.speech.lm_decoding`) is a Python-side option of
     evaluate and transcribe; an export's in-graph beam search has none.
 
     Args:

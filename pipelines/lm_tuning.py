@@ -17,11 +17,11 @@ from tqdm import tqdm
 from data_prep.feature_cache import FeatureCache, build_feature_cache
 from data_prep.language_model import build_arpa, read_sentences
 from data_prep.transcripts import normalize_transcript
-from seq2seq.asr_config import ASRConfig
+from pipelines.reports.evaluation import score_transcripts
+from pipelines.tasks.speech_config import ASRConfig
 from seq2seq.config import load_config
-from seq2seq.evaluation import score_transcripts
 from seq2seq.files import atomic_write
-from seq2seq.lm_decoding import LMDecoder, read_lm_info, resolve_lm, write_lm_info
+from seq2seq.speech.lm_decoding import LMDecoder, read_lm_info, resolve_lm, write_lm_info
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 BETAS = (-1.0, 0.0, 1.0, 2.0, 3.0)
@@ -44,7 +44,7 @@ def _held_out(config: ASRConfig, path, use: str):
         if _same_file(path, getattr(config.data, split)):
             raise ValueError(
                 f"{path} is the run's data.{split} manifest: {use} must not use the evaluation "
-                "text (see seq2seq/lm_tuning.py)"
+                "text (see pipelines/lm_tuning.py)"
             )
 
 
@@ -90,7 +90,7 @@ def tune_lm(
     once, the LM beam search once per pair. The best pair (lowest WER, then CER) goes to
     `RUN/lm/lm.json`, where evaluate and transcribe take it by default. Returns {"best",
     "results", "manifest", "utterances", "beam_size", "lm"}."""
-    from seq2seq.recognizer import Recognizer
+    from pipelines.tasks.speech import Recognizer
 
     config = run_config(run_dir)
     manifest = manifest or config.data.dev

@@ -13,11 +13,11 @@ from pathlib import Path
 import keras
 import yaml
 
-from seq2seq import figures
+from pipelines.reports import figures
 from seq2seq.config import load_config
 from seq2seq.files import write_text
 from seq2seq.recurrent import CELLS
-from seq2seq.run_dir import RunDir
+from seq2seq.training.run_dir import RunDir
 
 VARIANTS = (*CELLS, "transformer")
 
@@ -29,7 +29,7 @@ def variant_overrides(task: str, variant: str) -> list[str]:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected some of {VARIANTS}")
     if task == "translate":
-        from seq2seq import translation_config as settings
+        from pipelines.tasks import translation_config as settings
 
         unused = settings.RECURRENT_ONLY if variant == "transformer" else settings.TRANSFORMER_ONLY
         defaults = {f.name: f.default for f in dataclasses.fields(settings.ModelConfig)}
@@ -65,11 +65,11 @@ def compare(
             config's, cut by the budget.
     """
     if task == "translate":
-        from seq2seq import translator as runner
+        from pipelines.tasks import translation as runner
 
         config_class = runner.TranslationConfig
     elif task == "asr":
-        from seq2seq import recognizer as runner
+        from pipelines.tasks import speech as runner
 
         config_class = runner.ASRConfig
     else:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import yaml
 
-from seq2seq import figures
-from seq2seq.evaluation import decoding_name
+from pipelines.reports import figures
+from pipelines.reports.evaluation import decoding_name
 from seq2seq.files import write_text
-from seq2seq.run_dir import RunDir
+from seq2seq.training.run_dir import RunDir
 
 TRANSLATION_COLUMNS = ("BLEU", "chrF", "TER", "sentences/s")
 SPEECH_COLUMNS = ("WER %", "CER %", "real-time factor")

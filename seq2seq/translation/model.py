@@ -10,14 +10,14 @@ Two decoder layouts share all weights' roles:
   a scan; slower, never cuDNN.
 
 Both decode one step at a time with the same `decode_step`, with the encoder outputs and their
-attention projection computed once (see `seq2seq.decoding`).
+attention projection computed once (see `seq2seq.translation.decoding`).
 """
 
 import keras
 from keras import ops
 
-from seq2seq.attention import BahdanauAttention
 from seq2seq.recurrent import cell_state_size, recurrent_layer
+from seq2seq.translation.attention import BahdanauAttention
 
 ATTENTION_LAYOUTS = ("output", "input_feeding")
 

@@ -1,6 +1,6 @@
-"""Training machinery shared by the pipelines: the `train` config section, optimizer and
-schedule, `fit` (with the callbacks of `seq2seq.callbacks`, which make a run safe to kill,
-interrupt and resume) and loading a trained run.
+"""Training machinery shared by the tasks: the `train` config section, optimizer and
+schedule, `fit` (with the callbacks of `seq2seq.training.callbacks`, which make a run safe to
+kill, interrupt and resume) and loading a trained run.
 """
 
 import dataclasses
@@ -10,12 +10,11 @@ import sys
 import keras
 import tensorflow as tf
 
-from seq2seq import figures
-from seq2seq.callbacks import make_callbacks
 from seq2seq.config import load_config, validate
-from seq2seq.distributed import shard_by_data
 from seq2seq.files import write_text
-from seq2seq.run_dir import RunDir
+from seq2seq.training.callbacks import make_callbacks
+from seq2seq.training.distributed import shard_by_data
+from seq2seq.training.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -131,8 +130,8 @@ def drop_small_batches(ds, min_rows: int, split: str):
 
 def fit(model, train_ds, dev_ds, run_dir, train_config):
     """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes` from
-    `train_config`); writes the COMPLETE marker and `training_curves.png` when training ends.
-    Returns the History.
+    `train_config`); writes the COMPLETE marker when training ends. Returns the History (None
+    when a resumed run's time budget was already spent).
 
     Ctrl-C stops with the backup of the last finished epoch kept (rerun to resume); a NaN or
     infinite loss raises FloatingPointError naming the step, with the best checkpoint and the
@@ -179,12 +178,9 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
 
 
 def _finish(run: RunDir, epochs: int):
-    """Marks the run complete (BackupAndRestore deletes its backup when fit returns, so a rerun
-    would otherwise start over and overwrite model.keras) and draws its curves."""
+    """Marks the run complete: BackupAndRestore deletes its backup when fit returns, so a rerun
+    would otherwise start over and overwrite model.keras."""
     write_text(run.complete, f"training finished after epoch {epochs}\n")
-    curves = figures.training_curves(run.history(), run.curves)
-    if curves:
-        print(f"training curves: {curves}")
 
 
 def load_run(run_dir, config_class):

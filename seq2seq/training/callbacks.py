@@ -21,9 +21,9 @@ import keras
 import numpy as np
 
 from seq2seq import keras_private
-from seq2seq.distributed import gather_from_workers
 from seq2seq.files import atomic_write
-from seq2seq.run_dir import RunDir
+from seq2seq.training.distributed import gather_from_workers
+from seq2seq.training.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
 

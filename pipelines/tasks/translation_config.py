@@ -6,11 +6,11 @@
 
 import dataclasses
 
-from seq2seq import training
 from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
-from seq2seq.transformer import POSITIONS
-from seq2seq.translation import ATTENTION_LAYOUTS
+from seq2seq.training.fit import TrainConfig as SharedTrainConfig
+from seq2seq.translation.model import ATTENTION_LAYOUTS
+from seq2seq.translation.transformer import POSITIONS
 
 MODEL_TYPES = ("recurrent", "transformer")
 # The `model` keys that only one model type reads.
@@ -123,7 +123,7 @@ class ModelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(training.TrainConfig):
+class TrainConfig(SharedTrainConfig):
     """The `train` section of translation (the shared keys, and label smoothing).
 
     Args:

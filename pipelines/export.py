@@ -30,7 +30,7 @@ from data_prep.subword import EOS_ID
 from data_prep.text import normalize_text_tf
 from data_prep.tf_features import TFFeatureExtractor
 from data_prep.transcripts import CharacterVocabulary
-from seq2seq.decoding import ctc_decode, length_batches
+from seq2seq.speech.decoding import ctc_decode, length_batches
 
 CONFIG_COPY = "toolkit_config.yaml"
 
@@ -43,7 +43,7 @@ def _empty_or(batch_size, fn, dtype=tf.string):
 
 def export_translator(run_dir, out_dir) -> Path:
     """Writes a SavedModel of a trained translation run; returns its folder."""
-    from seq2seq.translator import Translator
+    from pipelines.tasks.translation import Translator
 
     translator = Translator(run_dir)
     source_tokenizer, target_tokenizer = translator.source_tokenizer, translator.target_tokenizer
@@ -84,7 +84,7 @@ def export_translator(run_dir, out_dir) -> Path:
 
 def export_recognizer(run_dir, out_dir) -> Path:
     """Writes a SavedModel of a trained speech run; returns its folder."""
-    from seq2seq.recognizer import Recognizer
+    from pipelines.tasks.speech import Recognizer
 
     recognizer = Recognizer(run_dir)
     model, config = recognizer.model, recognizer.config
@@ -179,8 +179,8 @@ class ExportedRecognizer:
     """
 
     def __init__(self, path):
+        from pipelines.tasks.speech import ASRConfig
         from seq2seq.config import load_config
-        from seq2seq.recognizer import ASRConfig
 
         self.config = load_config(ASRConfig, Path(path) / CONFIG_COPY)
         self.model = tf.saved_model.load(str(path))

@@ -1,0 +1,124 @@
+"""One run skeleton for every task: `train`, and the timed decode-and-score loop of evaluate.
+
+A `Task` holds what differs between translation and speech: how its data becomes datasets,
+which model it builds, what the model is compiled with, and how a trained run is loaded to
+predict. Everything else (strategy, run directory, config, seed, model scope, optimizer and
+schedule, fit, curves) is written once, here. A third task is one more `Task`.
+
+    pipelines (commands, tasks, reports) -> seq2seq (models, decoding, training) -> data_prep
+"""
+
+import abc
+import dataclasses
+import time
+
+import keras
+import tensorflow as tf
+
+from pipelines.reports import figures
+from seq2seq.config import save_config
+from seq2seq.training.distributed import make_strategy, model_scope, write_dir
+from seq2seq.training.fit import fit, is_trained, make_optimizer, seed_everything
+from seq2seq.training.run_dir import RunDir
+
+
+@dataclasses.dataclass
+class Datasets:
+    """What a task's data preparation gives the skeleton: the training and dev datasets, the
+    sizes the model needs from the data (keyword arguments of `Task.build_model`), and a line
+    about the data to print before training."""
+
+    train: tf.data.Dataset
+    dev: tf.data.Dataset
+    model_sizes: dict
+    summary: str
+
+
+class Task(abc.ABC):
+    """What one kind of model needs from the run skeleton."""
+
+    name: str  # "translation", "speech"
+    config_class: type
+
+    @abc.abstractmethod
+    def datasets(self, config, run: RunDir) -> Datasets:
+        """Reads the training and dev data, learns (first run) or loads (resume) what the run
+        keeps with the model (tokenizers, feature statistics), writes `data_summary.json`."""
+
+    @abc.abstractmethod
+    def build_model(self, config, **model_sizes) -> keras.Model:
+        """The model of `config`, built (its variables exist)."""
+
+    def compile_arguments(self, config) -> dict:
+        """`model.compile` arguments besides the optimizer (the loss and metrics; none where
+        the model adds its own loss)."""
+        return {}
+
+    @abc.abstractmethod
+    def load(self, run_dir):
+        """A trained run ready to predict (`Translator`, `Recognizer`)."""
+
+
+def compile_model(task: Task, model, config, steps_per_epoch: int):
+    """Compiles `model` as training does: Adam with warmup and cosine decay over the run's
+    steps, global-norm clipping, and the task's loss and metrics. The benchmarks call this too,
+    so they measure the step that training runs."""
+    train = config.train
+    optimizer = make_optimizer(
+        train.learning_rate, steps_per_epoch * train.epochs, train.warmup_steps, train.clipnorm
+    )
+    # XLA recompiles for every bucket shape and measured 2.5x slower on CPU; the cuDNN kernels
+    # are not XLA-compiled either.
+    model.compile(optimizer=optimizer, jit_compile=False, **task.compile_arguments(config))
+
+
+def train(task: Task, config, run_dir, strategy: str = "default"):
+    """Trains `task`'s model of `config` into `run_dir`. Rerunning the same call after an
+    interruption resumes from the last finished epoch (and the run's time budget from the
+    minutes already spent); after training finished it leaves the run as it is and returns
+    None, so a finished model is never overwritten by a fresh start. `strategy`: `default`,
+    `mirrored` or `multi_worker` (see `seq2seq.training.distributed.make_strategy`)."""
+    strategy = make_strategy(strategy)
+    run = RunDir(write_dir(strategy, run_dir))  # the chief's run_dir; other workers' own folders
+    if is_trained(run.path):
+        return None
+    run.path.mkdir(parents=True, exist_ok=True)
+    save_config(config, run.config)
+    seed_everything(config.train.seed, config.train.deterministic)
+    data = task.datasets(config, run)
+    steps_per_epoch = int(data.train.cardinality())
+    with model_scope(strategy, config.train.precision):
+        model = task.build_model(config, **data.model_sizes)
+        compile_model(task, model, config, steps_per_epoch)
+    if data.summary:
+        print(data.summary)
+    print(f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch")
+    history = fit(model, data.train, data.dev, run.path, config.train)
+    curves = figures.training_curves(run.history(), run.curves)
+    if curves:
+        print(f"training curves: {curves}")
+    return history
+
+
+def timed_decodings(strategies, decode, score, rates, show):
+    """The evaluate loop: for each (strategy, beam size, settings) in `strategies`, decodes
+    with `decode(strategy, beam_size)`, timed, scores the outputs with `score(outputs)` and
+    calls `show(row)` (a line for the user). Returns (rows, outputs per strategy); a row holds
+    the scores, the decoding (strategy, beam size and `settings`), the seconds and
+    `rates(seconds)` (speed figures)."""
+    rows, outputs = [], []
+    for strategy, beam_size, settings in strategies:
+        start = time.perf_counter()
+        texts = decode(strategy, beam_size)
+        seconds = time.perf_counter() - start
+        rows.append(
+            {
+                **score(texts),
+                "decoding": {"strategy": strategy, "beam_size": beam_size, **settings},
+                "seconds": round(seconds, 2),
+                **rates(seconds),
+            }
+        )
+        outputs.append(texts)
+        show(rows[-1])
+    return rows, outputs

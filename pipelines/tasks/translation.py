@@ -1,0 +1,296 @@
+"""Translation as a task of the run skeleton (`pipelines.tasks.base`): its datasets, model and
+compile arguments; `Translator` (a trained run ready to translate) and `evaluate`.
+
+The command line (`pipelines/translate.py`) and notebooks both drive these functions. A run
+directory (`seq2seq.training.run_dir`) keeps the SentencePiece models in `tokenizers/`.
+"""
+
+import dataclasses
+import json
+import logging
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from data_prep.corpora import read_parallel
+from data_prep.pipeline import length_counts, make_translation_dataset
+from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
+from data_prep.text import normalize_text
+from pipelines.reports.evaluation import bleu_by_length, score_translations, write_reports
+from pipelines.tasks import base
+from pipelines.tasks.translation_config import DataConfig, TranslationConfig
+from seq2seq.files import write_text
+from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
+from seq2seq.training.fit import load_run, with_known_length
+from seq2seq.training.run_dir import RunDir
+from seq2seq.translation.decoding import SequenceDecoder
+from seq2seq.translation.model import Seq2SeqTranslator
+from seq2seq.translation.transformer import TransformerTranslator
+
+logger = logging.getLogger(__name__)
+ATTENTION_MAX_WORDS = 25  # report heatmaps only for sample sources up to this length
+
+
+def read_split(config: DataConfig, split: str, filter_long: bool = True):
+    """Reads a split: (pairs, ReadReport). Length filtering is for training data, never for
+    scoring: a side of more than `max_length` words cannot fit in `max_length` subwords, so such
+    lines are dropped here, by line number, along with `max_words`."""
+    path = getattr(config, split)
+    max_words = min(config.max_words or config.max_length, config.max_length)
+    pairs, report = read_parallel(path, config.format, max_words if filter_long else None)
+    if not pairs:
+        raise ValueError(
+            f"no usable sentence pairs in {split} file {path} "
+            f"(dropped: {dict(report.dropped) or 'none, the file is empty'})"
+        )
+    return pairs, report
+
+
+def tokenizers(run: RunDir, config: DataConfig, pairs):
+    """The run's (source, target) tokenizers, learned from the training pairs on a first run."""
+    folder = run.tokenizers
+    if (folder / "target.model").exists():
+        return SubwordTokenizer.load(folder / "source.model"), SubwordTokenizer.load(
+            folder / "target.model"
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    learned = []
+    for side, vocab_size, index in [
+        ("source", config.source_vocab_size, 0),
+        ("target", config.target_vocab_size, 1),
+    ]:
+        tokenizer = SubwordTokenizer.train(
+            [p[index] for p in pairs], vocab_size, config.subword_model
+        )
+        tokenizer.save(folder / f"{side}.model")
+        learned.append(tokenizer)
+    return learned
+
+
+def make_datasets(config: TranslationConfig, pairs: dict, source_tokenizer, target_tokenizer):
+    """{split: dataset} of `pairs` ({split: sentence pairs}) as training feeds them: the
+    training split shuffled with the run's seed, every split bucketed by length, tokenized and
+    cached per `data`, with the number of batches known."""
+    data = config.data
+    return {
+        split: with_known_length(
+            make_translation_dataset(
+                split_pairs,
+                source_tokenizer,
+                target_tokenizer,
+                data.batch_tokens,
+                data.max_length,
+                shuffle=split == "train",
+                seed=config.train.seed,  # used when shuffling
+                cache=data.cache if split == "train" else True,
+            )
+        )
+        for split, split_pairs in pairs.items()
+    }
+
+
+def source_ids(tokenizer, sentences):
+    """Subword ids of source sentences as the model saw them in training: normalized as the
+    corpus readers normalize, with EOS (ragged: batch, None)."""
+    ids = tokenizer.tokenize(tf.constant([normalize_text(s) for s in sentences]))
+    return tf.concat([ids, tf.fill([ids.nrows(), 1], EOS_ID)], axis=1)
+
+
+class TranslationTask(base.Task):
+    name = "translation"
+    config_class = TranslationConfig
+
+    def datasets(self, config: TranslationConfig, run: RunDir) -> base.Datasets:
+        (train_pairs, train_report), (dev_pairs, dev_report) = (
+            read_split(config.data, split) for split in ("train", "dev")
+        )
+        print(f"training pairs: {len(train_pairs)}, dev pairs: {len(dev_pairs)}")
+        source_tokenizer, target_tokenizer = tokenizers(run, config.data, train_pairs)
+        summary = {}
+        for split, pairs, report in [
+            ("train", train_pairs, train_report),
+            ("dev", dev_pairs, dev_report),
+        ]:
+            too_long, tokens = length_counts(
+                pairs, source_tokenizer, target_tokenizer, config.data.max_length
+            )
+            summary[split] = {
+                "file": getattr(config.data, split),
+                **report.summary(),
+                "longer_than_max_length_tokens": too_long,
+                "target_tokens_per_epoch": tokens,
+            }
+        write_text(run.data_summary, json.dumps(summary, indent=2, ensure_ascii=False))
+        splits = {"train": train_pairs, "dev": dev_pairs}
+        datasets = make_datasets(config, splits, source_tokenizer, target_tokenizer)
+        sizes = {
+            "source_vocab_size": source_tokenizer.vocab_size,
+            "target_vocab_size": target_tokenizer.vocab_size,
+        }
+        return base.Datasets(datasets["train"], datasets["dev"], sizes, "")
+
+    def build_model(self, config: TranslationConfig, source_vocab_size, target_vocab_size):
+        model = config.model
+        if model.type == "transformer":
+            built = TransformerTranslator(
+                source_vocab_size,
+                target_vocab_size,
+                units=model.units,
+                num_layers=model.num_layers,
+                heads=model.heads,
+                dropout=model.dropout,
+                positions=model.positions,
+                max_length=2 * config.data.max_length,
+                name="transformer_translator",
+            )
+        else:
+            recurrent = {
+                k: v
+                for k, v in dataclasses.asdict(model).items()
+                if k not in ("type", "heads", "positions")
+            }
+            built = Seq2SeqTranslator(
+                source_vocab_size, target_vocab_size, **recurrent, name="seq2seq_translator"
+            )
+        built.build()
+        return built
+
+    def compile_arguments(self, config: TranslationConfig) -> dict:
+        loss = MaskedSparseCrossEntropy(config.train.label_smoothing)
+        return {"loss": loss, "metrics": [masked_accuracy]}
+
+    def load(self, run_dir):
+        return Translator(run_dir)
+
+
+def train(
+    config: TranslationConfig, run_dir, strategy: str = "default"
+) -> keras.callbacks.History | None:
+    """Trains a translation model into `run_dir` (see `pipelines.tasks.base.train`)."""
+    return base.train(TranslationTask(), config, run_dir, strategy)
+
+
+class Translator:
+    """A trained run ready to translate: config, tokenizers, model and decoder.
+
+    Args:
+        run_dir: a run directory written by `train`.
+    """
+
+    def __init__(self, run_dir):
+        self.run_dir = Path(run_dir)
+        self.config, self.model = load_run(self.run_dir, TranslationConfig)
+        folder = RunDir(run_dir).tokenizers
+        self.source_tokenizer = SubwordTokenizer.load(folder / "source.model")
+        self.target_tokenizer = SubwordTokenizer.load(folder / "target.model")
+        decode = self.config.decode
+        self.decoder = SequenceDecoder(
+            self.model, decode.max_length_ratio, decode.max_length_offset, decode.length_penalty
+        )
+
+    def translate(self, sentences: list[str], beam_size: int = 1, progress: bool = False):
+        """Translates sentences in batches of similar length; returns them in input order."""
+        if not sentences:
+            return []
+        ids = source_ids(self.source_tokenizer, sentences)
+        lengths = ids.row_lengths().numpy()
+        order = np.argsort(-lengths, kind="stable")
+        batch_size = self.config.decode.batch_size
+        results = [None] * len(sentences)
+        batches = range(0, len(order), batch_size)
+        for start in tqdm(batches, desc="translating", unit="batch", disable=not progress):
+            index = order[start : start + batch_size]
+            source = tf.gather(ids, index).to_tensor()
+            output = self.decoder.decode(source, beam_size)
+            texts = self.target_tokenizer.detokenize(output).numpy()
+            for i, text in zip(index, texts, strict=True):
+                results[i] = text.decode("utf-8")
+        return results
+
+    def attention(self, source: str, translation: str) -> dict:
+        """Where the model looks while it writes `translation` of `source` (teacher-forced, one
+        decoder step per target token): {"source_tokens", "target_tokens", "weights"
+        (target tokens, source tokens)}, both token lists ending with EOS."""
+        source = source_ids(self.source_tokenizer, [source]).to_tensor()  # (1, src_len)
+        target_ids = self.target_tokenizer.tokenize(tf.constant([translation]))[0]
+        target_ids = tf.concat([target_ids, [EOS_ID]], axis=0)  # (tgt_len,)
+        encoder_outputs, mask, state = self.model.encode(source)
+        keys = self.model.precompute(encoder_outputs)
+        previous, rows = tf.constant([BOS_ID]), []
+        for token in target_ids:
+            _, state, weights = self.model.decode_step(previous, state, encoder_outputs, mask, keys)
+            rows.append(np.asarray(weights[0]))
+            previous = token[None]
+
+        def pieces(tokenizer, ids):
+            return [p.decode("utf-8") for p in tokenizer.id_to_piece(ids).numpy()]
+
+        return {
+            "source_tokens": pieces(self.source_tokenizer, source[0]),
+            "target_tokens": pieces(self.target_tokenizer, target_ids),
+            "weights": np.stack(rows),
+        }
+
+
+def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: int | None = None):
+    """Translates a split with greedy search (and beam search when `beam_size` > 1), scores it
+    with sacrebleu and writes `RUN/eval/<split>/report.{json,md}`. Returns the Markdown path."""
+    translator = Translator(run_dir)
+    beam_size = translator.config.decode.beam_size if beam_size is None else beam_size
+    pairs = read_split(translator.config.data, split, filter_long=False)[0][:limit]
+    sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
+    strategies = [("greedy", 1, {})] + ([("beam", beam_size, {})] if beam_size > 1 else [])
+
+    def show(row):
+        decoding = row["decoding"]
+        print(
+            f"{split} {decoding['strategy']} (beam {decoding['beam_size']}): BLEU "
+            f"{row['bleu']:.2f}  chrF {row['chrf']:.2f}  TER {row['ter']:.2f}  "
+            f"[{row['signature']['bleu']}]"
+        )
+
+    rows, outputs = base.timed_decodings(
+        strategies,
+        lambda strategy, size: translator.translate(sources, size, progress=True),
+        lambda texts: score_translations(texts, references),
+        lambda seconds: {
+            "num_sentences": len(sources),
+            "sentences_per_second": round(len(sources) / seconds, 2),
+        },
+        show,
+    )
+    hypotheses = {}  # named as the report shows them: greedy, beam 5
+    for row, texts in zip(rows, outputs, strict=True):
+        size = row["decoding"]["beam_size"]
+        hypotheses["greedy" if size == 1 else f"beam {size}"] = texts
+    step = max(1, math.ceil(len(sources) / 10))
+    samples = [
+        {
+            "source": sources[i],
+            "reference": references[i],
+            "hypotheses": {k: v[i] for k, v in hypotheses.items()},
+        }
+        for i in range(0, len(sources), step)
+    ]
+    # Heatmaps of the final decoding of a few samples, short enough to read.
+    final = list(hypotheses)[-1]
+    attention = [
+        {
+            **translator.attention(s["source"], s["hypotheses"][final]),
+            "title": f"{final}: {s['hypotheses'][final]}",
+        }
+        for s in [s for s in samples if len(s["source"].split()) <= ATTENTION_MAX_WORDS][:3]
+    ]
+    title = f"Translation report: {split} ({Path(getattr(translator.config.data, split)).name})"
+    return write_reports(
+        RunDir(run_dir).eval_dir(split),
+        rows,
+        samples,
+        title,
+        bleu_by_length(sources, references, hypotheses),
+        attention,
+    )
