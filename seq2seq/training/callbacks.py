@@ -23,7 +23,7 @@ import numpy as np
 from seq2seq import keras_private
 from seq2seq.files import atomic_write
 from seq2seq.training.distributed import gather_from_workers
-from seq2seq.training.run_dir import RunDir
+from seq2seq.training.run_dir import RunDir, backup_states, state_epoch
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +115,6 @@ def _finite_weights(model) -> bool:
     return all(np.isfinite(w).all() for w in model.get_weights())
 
 
-def _epoch(state: Path) -> int:
-    return int(state.name.split("-")[-1])
-
-
 class Backup(keras.callbacks.BackupAndRestore):
     """`BackupAndRestore` that survives kills and corrupt files.
 
@@ -140,16 +136,14 @@ class Backup(keras.callbacks.BackupAndRestore):
         keras_private.require(self, [*state, "_last_batch_seen"], "the resumable backup")
 
     def _states(self) -> list[Path]:
-        folder = Path(self.backup_dir)
-        states = [p for p in folder.glob("epoch-*") if p.name.split("-")[-1].isdigit()]
-        return sorted(states, key=_epoch, reverse=True)
+        return backup_states(self.backup_dir)
 
     def on_train_begin(self, logs=None):
         strategy = self.model.distribute_strategy
         states = self._states()
         # Multi-worker: resume from the newest epoch that every worker has kept.
-        newest = min(gather_from_workers(strategy, _epoch(states[0]) if states else -1))
-        states = [s for s in states if _epoch(s) <= newest]
+        newest = min(gather_from_workers(strategy, state_epoch(states[0]) if states else -1))
+        states = [s for s in states if state_epoch(s) <= newest]
         loaded = -1
         for state in states:
             self._weights_path = str(state / "model.weights.h5")
@@ -161,7 +155,7 @@ class Backup(keras.callbacks.BackupAndRestore):
                 logger.warning("backup %s is unreadable (%s); trying the one before it", state, err)
                 continue
             print(f"resuming after epoch {epoch} from {state}")
-            loaded = _epoch(state)
+            loaded = state_epoch(state)
             break
         if states and loaded < 0:
             raise ValueError(

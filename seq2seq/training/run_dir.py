@@ -85,5 +85,15 @@ class RunDir:
 
     def backup_epochs(self) -> list[int]:
         """The epoch counts of the resumable states in `backup/`, newest first."""
-        states = [p.name.split("-")[-1] for p in self.backup.glob("epoch-*")]
-        return sorted((int(n) for n in states if n.isdigit()), reverse=True)
+        return [state_epoch(state) for state in backup_states(self.backup)]
+
+
+def state_epoch(state: Path) -> int:
+    """The epoch count of a resumable state folder `epoch-N`."""
+    return int(state.name.split("-")[-1])
+
+
+def backup_states(folder) -> list[Path]:
+    """The resumable state folders (`epoch-N`) in a backup folder, newest first."""
+    states = [p for p in Path(folder).glob("epoch-*") if p.name.split("-")[-1].isdigit()]
+    return sorted(states, key=state_epoch, reverse=True)
