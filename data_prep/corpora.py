@@ -165,3 +165,21 @@ def read_parallel(path, fmt: str = "tsv", max_words: int | None = None):
         source_path, target_path = str(path).split(",")
         return read_moses(source_path, target_path, max_words=max_words)
     raise ValueError(f"unknown corpus format {fmt!r}; expected tsv, anki or moses")
+
+
+def extra_references(path, count: int) -> dict[str, list[str]]:
+    """More reference translations of a split, found beside it: `<stem>.<name>.txt` files (one
+    line per pair of the split, in order; e.g. `test.kjv.txt` beside `test.tsv`), as {name:
+    lines}. A file whose line count is not `count` is an error naming it."""
+    path = Path(str(path).split(",")[0])
+    found = {}
+    for extra in sorted(path.parent.glob(f"{path.stem}.*.txt")):
+        name = extra.name[len(path.stem) + 1 : -len(".txt")]
+        lines = extra.read_text(encoding="utf-8").rstrip("\n").split("\n")
+        if len(lines) != count:
+            raise ValueError(
+                f"{extra}: {len(lines)} lines for the {count} pairs of {path}; a second "
+                "reference needs one line per pair, in order"
+            )
+        found[name] = lines
+    return found

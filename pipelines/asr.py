@@ -4,7 +4,7 @@ python -m pipelines.asr manifest   --format ljspeech --root DIR --out FILE.jsonl
 python -m pipelines.asr features   --config configs/asr/synth_small.yaml   # optional
 python -m pipelines.asr train      --config configs/asr/synth_small.yaml --run-dir RUN
 python -m pipelines.asr evaluate   --run-dir RUN --manifest data/speech/test.jsonl --beam-size 8
-python -m pipelines.asr transcribe --run-dir RUN a.wav b.flac ...
+python -m pipelines.asr transcribe --run-dir RUN a.wav b.flac ...   [--format srt|vtt|json|tsv]
 python -m pipelines.asr export     --run-dir RUN --out EXPORT   # then: transcribe --run-dir EXPORT
 python -m pipelines.asr lm         --run-dir RUN [--text FILE ...] [--order 3]   # word LM
 python -m pipelines.asr tune-lm    --run-dir RUN   # alpha/beta on the dev set
@@ -12,11 +12,11 @@ python -m pipelines.asr tune-lm    --run-dir RUN   # alpha/beta on the dev set
 
 import argparse
 import os
-import sys
 
 from pipelines import cli
 from pipelines.asr_lm import add_lm_commands, add_lm_options, lm_weights, run_lm_command
 from pipelines.cli import add_set_option, add_train_command
+from pipelines.transcript_formats import FORMAT_HELP, FORMATS
 
 CONFIG_HELP = cli.config_help("pipelines.tasks.speech_config", "ASRConfig")
 
@@ -87,9 +87,14 @@ def _parser():
 
     transcribe = commands.add_parser(
         "transcribe",
-        help="transcribe audio files (prints path<TAB>text)",
-        description="Transcribe audio files of any sample rate and channel count (WAV, FLAC, "
-        "OGG, ...). Prints path<TAB>text a line; unreadable files are reported on stderr.",
+        help="transcribe recordings of any length (text, word times, subtitles)",
+        description="Transcribe recordings of any length, sample rate and channel count (WAV, "
+        "FLAC, OGG, ...). A recording longer than one segment (data.max_frames of features) is "
+        "cut at pauses found by a voice-activity detector (webrtcvad) and decoded in batches; "
+        "speech with no pause is cut into overlapping windows. Word times and confidences "
+        "come from the CTC posteriors. Unreadable files are reported on stderr.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="formats:\n  " + "\n  ".join(FORMAT_HELP),
     )
     transcribe.add_argument(
         "--run-dir", required=True, help="a trained run directory or an exported SavedModel"
@@ -98,11 +103,38 @@ def _parser():
         "--beam-size",
         type=int,
         default=None,
-        help="1: greedy (the default without an LM); more: prefix beam search (an export uses "
-        "its own width); with an LM, its beam (default decode.beam_size)",
+        help="1: greedy (the default without an LM); more: prefix beam search (pyctcdecode, "
+        "which gives word frames and n-best lists); with an LM, its beam (default "
+        "decode.beam_size)",
+    )
+    transcribe.add_argument(
+        "--format", default="text", choices=FORMATS, help="output format (default: text)"
+    )
+    transcribe.add_argument(
+        "--n-best", type=int, default=1, help="hypotheses per segment (beam search; default 1)"
+    )
+    transcribe.add_argument(
+        "--out-dir",
+        default=None,
+        help="write DIR/<name>.<format> per recording instead of printing (needed for srt "
+        "and vtt with several recordings)",
+    )
+    transcribe.add_argument(
+        "--max-segment-seconds",
+        type=float,
+        default=None,
+        help="longest segment (default: data.max_frames of features)",
+    )
+    transcribe.add_argument(
+        "--min-pause", type=float, default=0.3, help="seconds of non-speech that end a segment"
     )
     add_lm_options(transcribe)
-    transcribe.add_argument("audio", nargs="*", help="audio files (default: paths from stdin)")
+    transcribe.add_argument(
+        "audio",
+        nargs="*",
+        help="audio files; - reads one recording's WAV/FLAC bytes from stdin (default: paths "
+        "from stdin, one a line)",
+    )
 
     export = commands.add_parser(
         "export",
@@ -147,7 +179,7 @@ def run(args) -> int:
             print(f"{split}: {folder}")
     elif args.command == "train":
         config = load_config(recognizer.ASRConfig, args.config, args.set)
-        if recognizer.train(config, args.run_dir, args.strategy) is not None:
+        if recognizer.train(config, args.run_dir, args.strategy, args.init_from) is not None:
             print(f"model saved in {args.run_dir}/model.keras")
     elif args.command == "evaluate":
         manifest = args.manifest
@@ -161,20 +193,9 @@ def run(args) -> int:
         )
         print(f"report: {report} (and {report.with_suffix('.json')})")
     else:
-        from pipelines.asr_lm import transcriber
+        from pipelines.transcribing import transcribe_command
 
-        paths = args.audio or [line.strip() for line in sys.stdin if line.strip()]
-        model, lm = transcriber(args)
-        extra = {"lm": lm} if lm else {}
-        results, errors = model.transcribe(
-            paths, args.beam_size or 1, progress=len(paths) > 100, **extra
-        )
-        sys.stdout.write("".join(f"{path}\t{text}\n" for path, text in results))
-        for _path, error in errors:
-            print(f"error: {error}", file=sys.stderr)
-        if errors:
-            print(f"{len(errors)} of {len(paths)} files could not be read", file=sys.stderr)
-            return 1
+        return transcribe_command(args)
     return 0
 
 

@@ -53,6 +53,13 @@ def add_train_command(commands, config_help: str, description: str, example: str
         "(MultiWorkerMirroredStrategy), each started with the same command and its own "
         "TF_CONFIG; the chief writes --run-dir, the others RUN_DIR/workers/ (see README)",
     )
+    train.add_argument(
+        "--init-from",
+        default=None,
+        metavar="RUN",
+        help="fine-tune: start from a trained run's best weights and keep its tokenizers (or "
+        "feature statistics); the config must build the same model and vocabulary",
+    )
     add_set_option(train, example)
     return train
 

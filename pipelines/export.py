@@ -15,6 +15,10 @@ Speech signatures (`serving_default` = `transcribe`):
         -> {"transcripts": string [None]}                                         greedy
     transcribe_beam(waveforms, lengths) -> {"transcripts": ...}   prefix beam search with the
         config's decode.beam_size (the TensorFlow op takes the beam width as a constant)
+    posteriors(waveforms, lengths) -> {"log_probs": float32 [None, None, classes] (CTC
+        log-probabilities, blank = class 0), "lengths": int32 [None] (valid output frames),
+        "frame_seconds": float32 [] (seconds per output frame)}: for word timings and
+        confidences outside this package (`seq2seq.speech.alignment` shows how)
 Waveforms are mono at the model's sample rate (16 kHz by default), right-padded with zeros.
 """
 
@@ -41,11 +45,12 @@ def _empty_or(batch_size, fn, dtype=tf.string):
     return tf.cond(batch_size > 0, fn, lambda: tf.zeros([0], dtype))
 
 
-def export_translator(run_dir, out_dir) -> Path:
-    """Writes a SavedModel of a trained translation run; returns its folder."""
+def export_translator(run_dir, out_dir, checkpoint: str = "auto") -> Path:
+    """Writes a SavedModel of a trained translation run (its `checkpoint`: see
+    `seq2seq.training.fit.load_run`); returns its folder."""
     from pipelines.tasks.translation import Translator
 
-    translator = Translator(run_dir)
+    translator = Translator(run_dir, checkpoint)
     source_tokenizer, target_tokenizer = translator.source_tokenizer, translator.target_tokenizer
     decoder = translator.decoder
 
@@ -94,8 +99,9 @@ def export_recognizer(run_dir, out_dir) -> Path:
     if recognizer.stats is not None:
         stats = [tf.constant(s) for s in recognizer.stats]
     beam_size = config.decode.beam_size
+    frame_seconds = recognizer.frame_seconds
 
-    def run(waveforms, lengths, beam):
+    def features_of(waveforms, lengths):
         tf.debugging.assert_non_negative(lengths, message="lengths must be >= 0")
         tf.debugging.assert_less_equal(
             lengths, tf.shape(waveforms)[1], message="lengths exceed the waveform length"
@@ -107,9 +113,22 @@ def export_recognizer(run_dir, out_dir) -> Path:
         if stats is not None:
             mask = tf.sequence_mask(frame_lengths, tf.shape(features)[1], features.dtype)
             features = (features - stats[0]) / stats[1] * mask[..., None]
+        return features, frame_lengths
+
+    def run(waveforms, lengths, beam):
+        features, frame_lengths = features_of(waveforms, lengths)
         logits = model({"features": features, "feature_lengths": frame_lengths})
         ids = ctc_decode(logits, model.output_lengths(frame_lengths), beam)
         return vocabulary.decode(ids)
+
+    def posteriors(waveforms, lengths):
+        features, frame_lengths = features_of(waveforms, lengths)
+        logits = model({"features": features, "feature_lengths": frame_lengths})
+        return {
+            "log_probs": tf.nn.log_softmax(tf.cast(logits, tf.float32)),
+            "lengths": model.output_lengths(frame_lengths),
+            "frame_seconds": tf.constant(frame_seconds, tf.float32),
+        }
 
     def transcribe(waveforms, lengths):
         texts = _empty_or(tf.shape(waveforms)[0], lambda: run(waveforms, lengths, 1))
@@ -128,6 +147,7 @@ def export_recognizer(run_dir, out_dir) -> Path:
     ]
     archive.add_endpoint("transcribe", transcribe, signature)
     archive.add_endpoint("transcribe_beam", transcribe_beam, signature)
+    archive.add_endpoint("posteriors", posteriors, signature)
     return _write(archive, run_dir, out_dir)
 
 
@@ -184,6 +204,28 @@ class ExportedRecognizer:
 
         self.config = load_config(ASRConfig, Path(path) / CONFIG_COPY)
         self.model = tf.saved_model.load(str(path))
+
+    @property
+    def frame_seconds(self) -> float:
+        return self.config.frame_seconds
+
+    def waveform_log_probs(self, waveforms) -> list:
+        """CTC log-probabilities (output frames, classes) of mono waveforms at the model's
+        rate, from the `posteriors` signature, in length batches."""
+        if not hasattr(self.model, "posteriors"):
+            raise ValueError(
+                "this export has no posteriors signature (written by an older version): "
+                "export the run again"
+            )
+        out = [None] * len(waveforms)
+        budget = self.config.decode.batch_frames * self.config.features.hop_length
+        for batch in length_batches([len(w) for w in waveforms], budget):
+            padded, lengths = pad_batch([waveforms[i] for i in batch])
+            result = self.model.posteriors(tf.constant(padded), tf.constant(lengths))
+            log_probs, valid = result["log_probs"].numpy(), result["lengths"].numpy()
+            for row, i in enumerate(batch):
+                out[i] = log_probs[row, : int(valid[row])]
+        return out
 
     def transcribe(self, paths, beam_size: int = 1, progress: bool = False):
         """Like `Recognizer.transcribe`: ((path, text) for readable files, (path, error)

@@ -10,12 +10,14 @@ class DiskFullError(OSError):
     """No space left on the device while writing a file (the previous version is intact)."""
 
 
-def atomic_write(path, write) -> Path:
-    """Calls `write(temporary path)` (a sibling of `path` with the same suffix, so writers that
-    check the extension accept it), then renames the result onto `path`. Returns `path`."""
+def atomic_write(path, write, suffix: str | None = None) -> Path:
+    """Calls `write(temporary path)` (a sibling of `path` ending in the same `suffix`, by
+    default its last one, so writers that check the extension accept it: Keras wants
+    `.weights.h5`), then renames the result onto `path`. Returns `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    suffix = path.suffix if suffix is None else suffix
+    tmp = path.with_name(f".{path.name.removesuffix(suffix)}.partial{suffix}")
     try:
         write(tmp)
         os.replace(tmp, path)

@@ -13,8 +13,11 @@ traceback.
 - `BackupAndRestore` state (`seq2seq.training.callbacks.Backup`): `_load_model`, `_weights_path`,
   `_training_metadata_path`, `_current_epoch`, `_last_batch_seen`.
 - `keras.src.backend.tensorflow.trainer` (`seq2seq.training.distributed`, the multi-worker patch).
+- `keras.src.backend.common.global_state`'s object-sharing maps (`no_object_sharing`, the
+  recurrent models' `from_config`).
 """
 
+import contextlib
 import importlib
 
 import keras
@@ -60,3 +63,29 @@ def require(obj, names, what: str):
     """Checks that `obj` has the private attributes `names` (state a subclass relies on)."""
     for name in names:
         attribute(obj, name, what)
+
+
+SHARING_MAPS = ("shared_objects/id_to_obj_map", "shared_objects/id_to_config_map")
+
+
+@contextlib.contextmanager
+def no_object_sharing(what: str):
+    """Turns off, inside, the object sharing of Keras's loading scope.
+
+    `keras.saving.load_model` records every object it serializes or deserializes by `id()`
+    and hands back a recorded object when an id comes again. `Bidirectional.__init__`
+    serializes and deserializes its layer to make the forward and backward copies; a model
+    that builds its layers in `__init__` does so during loading, and a temporary layer whose
+    id is that of an object already collected gets that object's config marked shared: the
+    backward copy then came back with `go_backwards=False` ("Forward layer and backward layer
+    should have different `go_backwards` value"), now and then, depending on memory reuse
+    (seen in one benchmark run of a speech model saved and loaded in a long process)."""
+    state = module("keras.src.backend.common.global_state", what)
+    saved = [state.get_global_attribute(key) for key in SHARING_MAPS]
+    for key in SHARING_MAPS:
+        state.set_global_attribute(key, None)
+    try:
+        yield
+    finally:
+        for key, value in zip(SHARING_MAPS, saved, strict=True):
+            state.set_global_attribute(key, value)

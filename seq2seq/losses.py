@@ -67,11 +67,18 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="seq2seq")
 def masked_accuracy(y_true, y_pred, pad_id=0):
-    """Fraction of non-padding target tokens predicted exactly (argmax)."""
-    y_true = ops.cast(y_true, "int32")
-    hits = ops.cast(ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), y_true), "float32")
-    mask = ops.cast(ops.not_equal(y_true, pad_id), "float32")
-    return ops.sum(hits * mask) / ops.maximum(ops.sum(mask), 1.0)
+    """Fraction of non-padding target tokens predicted exactly (argmax).
+
+    TensorFlow's own argmax: `keras.ops.argmax` first rewrites every -0.0 of a float input
+    (a flush-to-zero fix for JAX), four more passes over the (batch, length, vocab) logits that
+    made this metric 38 ms instead of 6.5 ms on a 64 x 38 x 8,000 batch, about 5% of a
+    `bible_small` training step on 2 cores. A tie between -0.0 and +0.0 logits does not matter
+    to an accuracy."""
+    y_true = tf.cast(y_true, tf.int32)
+    predicted = tf.argmax(y_pred, axis=-1, output_type=tf.int32)
+    hits = tf.cast(tf.equal(predicted, y_true), tf.float32)
+    mask = tf.cast(tf.not_equal(y_true, pad_id), tf.float32)
+    return tf.reduce_sum(hits * mask) / tf.maximum(tf.reduce_sum(mask), 1.0)
 
 
 def ctc_loss(labels, logits, logit_lengths, blank_id=0):

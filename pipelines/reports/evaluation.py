@@ -9,28 +9,40 @@ from pathlib import Path
 import jiwer
 import sacrebleu
 
-from pipelines.reports import figures
+from pipelines.reports import confidence, figures
 from seq2seq.files import write_text
 
 SOURCE_WORD_BUCKETS = (10, 20, 30, 40)  # BLEU by source length (words)
 DURATION_BUCKETS = (2.0, 4.0, 6.0, 8.0)  # WER by utterance length (seconds)
 
 
-def score_translations(hypotheses: list[str], references: list[str]) -> dict:
-    """Corpus BLEU, chrF and TER (sacrebleu defaults: 13a tokenization, cased) with signatures."""
+def score_translations(hypotheses: list[str], references: list[str], extra=None) -> dict:
+    """Corpus BLEU, chrF and TER (sacrebleu defaults: 13a tokenization, cased) with signatures,
+    against `references`. With `extra` ({name: more reference lines}), also `by_reference`:
+    the scores against `references` ("reference"), each extra one, and all of them together
+    ("all": sacrebleu's multi-reference scores); the top-level scores stay single-reference."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
     bleu, chrf, ter = sacrebleu.BLEU(), sacrebleu.CHRF(), sacrebleu.TER()
-    return {
-        "bleu": round(bleu.corpus_score(hypotheses, [references]).score, 2),
-        "chrf": round(chrf.corpus_score(hypotheses, [references]).score, 2),
-        "ter": round(ter.corpus_score(hypotheses, [references]).score, 2),
-        "signature": {
-            "bleu": str(bleu.get_signature()),
-            "chrf": str(chrf.get_signature()),
-            "ter": str(ter.get_signature()),
-        },
-    }
+
+    def scores(streams):
+        return {
+            "bleu": round(bleu.corpus_score(hypotheses, streams).score, 2),
+            "chrf": round(chrf.corpus_score(hypotheses, streams).score, 2),
+            "ter": round(ter.corpus_score(hypotheses, streams).score, 2),
+        }
+
+    result = scores([references])
+    # The metric objects describe their last call: take the single-reference signatures now.
+    metrics = {"bleu": bleu, "chrf": chrf, "ter": ter}
+    signature = {name: str(metric.get_signature()) for name, metric in metrics.items()}
+    if extra:
+        result["by_reference"] = {
+            "reference": dict(result),
+            **{name: scores([lines]) for name, lines in extra.items()},
+            "all": scores([references, *extra.values()]),
+        }
+    return {**result, "signature": signature}
 
 
 def buckets(values, edges, unit: str = "") -> dict[str, list[int]]:
@@ -97,6 +109,20 @@ def write_reports(
             f"| {name} | {row['bleu']:.2f} | {row['chrf']:.2f} | {row['ter']:.2f} | "
             f"{row['num_sentences']} | {row['seconds']:.1f} | {row['sentences_per_second']:.1f} |"
         )
+    if rows and "by_reference" in rows[0]:
+        lines += [
+            "",
+            "Against each reference and all together (sacrebleu's multi-reference scores):",
+            "",
+            "| decoding | reference | BLEU | chrF | TER |",
+            "|---|---|---:|---:|---:|",
+        ]
+        for row in rows:
+            for name, score in row["by_reference"].items():
+                lines.append(
+                    f"| {decoding_name(row['decoding'])} | {name} | {score['bleu']:.2f} | "
+                    f"{score['chrf']:.2f} | {score['ter']:.2f} |"
+                )
     lines += ["", "Signatures:", ""]
     lines += [f"- `{v}`" for v in rows[0]["signature"].values()] if rows else []
     if by_length:
@@ -271,6 +297,8 @@ def write_asr_reports(
             "",
             "![character substitutions](substitutions.png)",
         ]
+    if report.get("confidence"):
+        lines += confidence.markdown(report["confidence"], report["confidence"]["decoding"])
     lines += ["", f"## Worst utterances ({decoding_name(report['results'][-1]['decoding'])})", ""]
     for item in worst:
         lines += [

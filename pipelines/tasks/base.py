@@ -16,9 +16,10 @@ import keras
 import tensorflow as tf
 
 from pipelines.reports import figures
-from seq2seq.config import save_config
+from seq2seq.config import load_config, save_config
+from seq2seq.training.averaging import write_average
 from seq2seq.training.distributed import make_strategy, model_scope, write_dir
-from seq2seq.training.fit import fit, is_trained, make_optimizer, seed_everything
+from seq2seq.training.fit import fit, is_trained, load_run, make_optimizer, seed_everything
 from seq2seq.training.run_dir import RunDir
 
 
@@ -58,6 +59,14 @@ class Task(abc.ABC):
     def load(self, run_dir):
         """A trained run ready to predict (`Translator`, `Recognizer`)."""
 
+    # Config keys (sections or dotted keys) that must match for `train --init-from`.
+    shape_keys: tuple = ("model",)
+
+    @abc.abstractmethod
+    def inherit(self, source: RunDir, run: RunDir):
+        """Copies what a fine-tuned run keeps from the run it starts from (tokenizers, feature
+        statistics) into `run`."""
+
 
 def compile_model(task: Task, model, config, steps_per_epoch: int):
     """Compiles `model` as training does: Adam with warmup and cosine decay over the run's
@@ -72,23 +81,31 @@ def compile_model(task: Task, model, config, steps_per_epoch: int):
     model.compile(optimizer=optimizer, jit_compile=False, **task.compile_arguments(config))
 
 
-def train(task: Task, config, run_dir, strategy: str = "default"):
+def train(task: Task, config, run_dir, strategy: str = "default", init_from=None):
     """Trains `task`'s model of `config` into `run_dir`. Rerunning the same call after an
     interruption resumes from the last finished epoch (and the run's time budget from the
     minutes already spent); after training finished it leaves the run as it is and returns
     None, so a finished model is never overwritten by a fresh start. `strategy`: `default`,
-    `mirrored` or `multi_worker` (see `seq2seq.training.distributed.make_strategy`)."""
+    `mirrored` or `multi_worker` (see `seq2seq.training.distributed.make_strategy`).
+    `init_from`: a trained run to fine-tune: its weights (its best epoch) start the model and
+    its tokenizers or feature statistics are kept; a config whose model or vocabulary differs
+    from that run's is refused."""
     strategy = make_strategy(strategy)
     run = RunDir(write_dir(strategy, run_dir))  # the chief's run_dir; other workers' own folders
     if is_trained(run.path):
         return None
+    weights = None if init_from is None else _starting_weights(task, config, RunDir(init_from))
     run.path.mkdir(parents=True, exist_ok=True)
+    if init_from is not None:
+        task.inherit(RunDir(init_from), run)
     save_config(config, run.config)
     seed_everything(config.train.seed, config.train.deterministic)
     data = task.datasets(config, run)
     steps_per_epoch = int(data.train.cardinality())
     with model_scope(strategy, config.train.precision):
         model = task.build_model(config, **data.model_sizes)
+        if weights is not None:
+            model.set_weights(weights)
         compile_model(task, model, config, steps_per_epoch)
     if data.summary:
         print(data.summary)
@@ -98,6 +115,42 @@ def train(task: Task, config, run_dir, strategy: str = "default"):
     if curves:
         print(f"training curves: {curves}")
     return history
+
+
+def _starting_weights(task: Task, config, source: RunDir) -> list:
+    """The weights of `source`'s best model, after checking that `config` builds the same
+    shapes (`task.shape_keys`)."""
+    if not source.is_trained():
+        raise ValueError(f"--init-from {source.path}: not a finished training run")
+    theirs = load_config(task.config_class, source.config)
+    differ = []
+    for key in task.shape_keys:
+        ours, before = config, theirs
+        for part in key.split("."):
+            ours, before = getattr(ours, part), getattr(before, part)
+        if dataclasses.is_dataclass(ours):
+            ours, before = dataclasses.asdict(ours), dataclasses.asdict(before)
+            differ += [
+                f"{key}.{k}: {ours[k]!r} here, {before[k]!r} there"
+                for k in ours
+                if ours[k] != before[k]
+            ]
+        elif ours != before:
+            differ.append(f"{key}: {ours!r} here, {before!r} there")
+    if differ:
+        raise ValueError(
+            f"--init-from {source.path}: the config must build the same model and vocabulary "
+            f"as that run's; differs in {'; '.join(differ)}"
+        )
+    _, model = load_run(source.path, task.config_class, "best")
+    return model.get_weights()
+
+
+def average(task: Task, run_dir, epochs=None):
+    """Averages the kept weights of `epochs` (default: all kept) of a trained run into
+    `RUN/model.averaged.keras`; returns (the epochs averaged, the path)."""
+    _, model = load_run(run_dir, task.config_class, "best")
+    return write_average(model, RunDir(run_dir), epochs)
 
 
 def timed_decodings(strategies, decode, score, rates, show):

@@ -68,6 +68,14 @@ class Recognizer:
             padded, batch_lengths = pad_batch([self._normalize(features[i]) for i in batch])
             yield batch, *self._logits(tf.constant(padded), tf.constant(batch_lengths))
 
+    @property
+    def frame_seconds(self) -> float:
+        return self.config.frame_seconds
+
+    def waveform_log_probs(self, waveforms: list[np.ndarray]) -> list[np.ndarray]:
+        """`log_probs` of mono waveforms at the model's rate (features computed here)."""
+        return self.log_probs([compute_features(w, self.config.features) for w in waveforms])
+
     def log_probs(self, features: list[np.ndarray], progress=False) -> list[np.ndarray]:
         """CTC log-probabilities (output frames, classes) of feature arrays, in input order."""
         out = [None] * len(features)

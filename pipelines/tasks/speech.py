@@ -14,12 +14,11 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-import keras
-
 from data_prep.augment import count_applied
 from data_prep.feature_cache import FeatureCache, build_feature_cache
 from data_prep.speech_pipeline import make_speech_dataset, select_utterances
-from data_prep.transcripts import CharacterVocabulary, normalize_transcript
+from data_prep.transcripts import ALPHABET, CharacterVocabulary, normalize_transcript
+from pipelines.reports.confidence import confidence_quality
 from pipelines.reports.evaluation import (
     DURATION_BUCKETS,
     aligned,
@@ -33,6 +32,7 @@ from pipelines.tasks import base
 from pipelines.tasks.recognizer import Recognizer, feature_stats
 from pipelines.tasks.speech_config import ASRConfig
 from seq2seq.files import write_text
+from seq2seq.speech.alignment import greedy_words, timed_words
 from seq2seq.speech.lm_decoding import make_decoder, resolve_lm
 from seq2seq.speech.model import CTCSpeechModel, subsampled_length
 from seq2seq.training.run_dir import RunDir
@@ -103,6 +103,11 @@ def make_datasets(config: ASRConfig, caches: dict, stats=None) -> dict:
 class SpeechTask(base.Task):
     name = "speech"
     config_class = ASRConfig
+    shape_keys = ("model", "features")
+
+    def inherit(self, source: RunDir, run: RunDir):
+        if source.feature_stats.exists() and not run.feature_stats.exists():
+            write_text(run.feature_stats, source.feature_stats.read_text(encoding="utf-8"))
 
     def datasets(self, config: ASRConfig, run: RunDir) -> base.Datasets:
         caches = {split: FeatureCache(folder) for split, folder in build_caches(config).items()}
@@ -132,9 +137,9 @@ class SpeechTask(base.Task):
         return Recognizer(run_dir)
 
 
-def train(config: ASRConfig, run_dir, strategy: str = "default") -> keras.callbacks.History | None:
+def train(config: ASRConfig, run_dir, strategy="default", init_from=None):
     """Trains a speech model into `run_dir` (see `pipelines.tasks.base.train`)."""
-    return base.train(SpeechTask(), config, run_dir, strategy)
+    return base.train(SpeechTask(), config, run_dir, strategy, init_from)
 
 
 def evaluate(
@@ -159,6 +164,12 @@ def evaluate(
     utterances = cache.utterances[:limit]
     references = [normalize_transcript(u["text"]) for u in utterances]
     keep = [i for i, r in enumerate(references) if r]
+    if not keep:
+        first = cache.skipped[0]["error"] if cache.skipped else "every reference is empty"
+        raise ValueError(
+            f"{manifest}: nothing to evaluate ({len(cache.skipped)} unreadable, "
+            f"{len(utterances)} with empty references); first problem: {first}"
+        )
     features = [cache.features(i) for i in keep]
     references = [references[i] for i in keep]
     voices = [utterances[i]["voice"] for i in keep]
@@ -216,6 +227,7 @@ def evaluate(
     ]
     report = {
         **rows[-1],
+        "confidence": greedy_confidence(recognizer, features, references),
         "num_utterances": len(keep),
         "audio_seconds": round(audio_seconds, 2),
         "skipped": {
@@ -235,3 +247,15 @@ def evaluate(
         duration_rows,
         character_substitutions(references, final),
     )
+
+
+def greedy_confidence(recognizer, features, references) -> dict:
+    """How well the greedy words' confidences rank their errors (`pipelines.reports.confidence`),
+    from one more pass of the network (not timed)."""
+    texts, confidences = [], []
+    for log_probs in recognizer.log_probs(features):
+        spans = greedy_words(log_probs, ALPHABET)
+        words = timed_words(log_probs, spans, ALPHABET, recognizer.frame_seconds)
+        texts.append(" ".join(w.word for w in words))
+        confidences.append([w.confidence for w in words])
+    return {"decoding": "greedy", **confidence_quality(references, texts, confidences)}

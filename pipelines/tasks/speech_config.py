@@ -205,3 +205,8 @@ class ASRConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     decode: DecodeConfig = DecodeConfig()
+
+    @property
+    def frame_seconds(self) -> float:
+        """Seconds per output frame: the model's subsampling times the feature hop."""
+        return self.model.subsampling * self.features.hop_length / self.features.sample_rate

@@ -9,14 +9,14 @@ import dataclasses
 import json
 import logging
 import math
+import shutil
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from data_prep.corpora import read_parallel
+from data_prep.corpora import extra_references, read_parallel
 from data_prep.pipeline import length_counts, make_translation_dataset
 from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
 from data_prep.text import normalize_text
@@ -25,7 +25,7 @@ from pipelines.tasks import base
 from pipelines.tasks.translation_config import DataConfig, TranslationConfig
 from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
-from seq2seq.training.fit import load_run, with_known_length
+from seq2seq.training.fit import load_run, resolve_checkpoint, with_known_length
 from seq2seq.training.run_dir import RunDir
 from seq2seq.translation.decoding import SequenceDecoder
 from seq2seq.translation.model import Seq2SeqTranslator
@@ -103,6 +103,11 @@ def source_ids(tokenizer, sentences):
 class TranslationTask(base.Task):
     name = "translation"
     config_class = TranslationConfig
+    shape_keys = ("model", "data.source_vocab_size", "data.target_vocab_size")
+
+    def inherit(self, source: RunDir, run: RunDir):
+        if not run.tokenizers.exists():
+            shutil.copytree(source.tokenizers, run.tokenizers)
 
     def datasets(self, config: TranslationConfig, run: RunDir) -> base.Datasets:
         (train_pairs, train_report), (dev_pairs, dev_report) = (
@@ -167,11 +172,9 @@ class TranslationTask(base.Task):
         return Translator(run_dir)
 
 
-def train(
-    config: TranslationConfig, run_dir, strategy: str = "default"
-) -> keras.callbacks.History | None:
+def train(config: TranslationConfig, run_dir, strategy="default", init_from=None):
     """Trains a translation model into `run_dir` (see `pipelines.tasks.base.train`)."""
-    return base.train(TranslationTask(), config, run_dir, strategy)
+    return base.train(TranslationTask(), config, run_dir, strategy, init_from)
 
 
 class Translator:
@@ -179,11 +182,14 @@ class Translator:
 
     Args:
         run_dir: a run directory written by `train`.
+        checkpoint: "auto" (the averaged model when the run has one, else the best), "best"
+            or "averaged" (see `seq2seq.training.fit.load_run`).
     """
 
-    def __init__(self, run_dir):
+    def __init__(self, run_dir, checkpoint: str = "auto"):
         self.run_dir = Path(run_dir)
-        self.config, self.model = load_run(self.run_dir, TranslationConfig)
+        self.checkpoint = resolve_checkpoint(run_dir, checkpoint)
+        self.config, self.model = load_run(self.run_dir, TranslationConfig, self.checkpoint)
         folder = RunDir(run_dir).tokenizers
         self.source_tokenizer = SubwordTokenizer.load(folder / "source.model")
         self.target_tokenizer = SubwordTokenizer.load(folder / "target.model")
@@ -211,6 +217,28 @@ class Translator:
                 results[i] = text.decode("utf-8")
         return results
 
+    def n_best(self, sentences: list[str], beam_size: int, n: int, progress: bool = False):
+        """The `n` best beam hypotheses of each sentence, best first, in input order: a list
+        of [(text, score)] per sentence; score = summed log-probability / length penalty."""
+        if not 1 <= n <= beam_size:
+            raise ValueError(f"--n-best {n} must be between 1 and the beam size {beam_size}")
+        ids = source_ids(self.source_tokenizer, sentences)
+        order = np.argsort(-ids.row_lengths().numpy(), kind="stable")
+        size, results = self.config.decode.batch_size, [None] * len(sentences)
+        batches = range(0, len(order), size)
+        for start in tqdm(batches, desc="translating", unit="batch", disable=not progress):
+            index = order[start : start + size]
+            source = tf.gather(ids, index).to_tensor()
+            sequences, scores = self.decoder.n_best(source, tf.constant(beam_size, tf.int32))
+            rows, length = tf.shape(sequences)[0], tf.shape(sequences)[2]
+            flat = tf.reshape(sequences[:, :n], [rows * n, length])
+            texts = self.target_tokenizer.detokenize(flat).numpy().reshape(-1, n)
+            for i, row, row_scores in zip(index, texts, scores.numpy()[:, :n], strict=True):
+                results[i] = [
+                    (t.decode("utf-8"), float(v)) for t, v in zip(row, row_scores, strict=True)
+                ]
+        return results
+
     def attention(self, source: str, translation: str) -> dict:
         """Where the model looks while it writes `translation` of `source` (teacher-forced, one
         decoder step per target token): {"source_tokens", "target_tokens", "weights"
@@ -236,14 +264,19 @@ class Translator:
         }
 
 
-def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: int | None = None):
+def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str = "auto"):
     """Translates a split with greedy search (and beam search when `beam_size` > 1), scores it
-    with sacrebleu and writes `RUN/eval/<split>/report.{json,md}`. Returns the Markdown path."""
-    translator = Translator(run_dir)
+    with sacrebleu and writes `RUN/eval/<split>/report.{json,md}` (`<split>-best` or
+    `<split>-averaged` for an explicit `checkpoint`). Returns the Markdown path."""
+    translator = Translator(run_dir, checkpoint)
     beam_size = translator.config.decode.beam_size if beam_size is None else beam_size
-    pairs = read_split(translator.config.data, split, filter_long=False)[0][:limit]
+    pairs = read_split(translator.config.data, split, filter_long=False)[0]
+    # Other references of the split, e.g. test.kjv.txt beside test.tsv.
+    extra = extra_references(getattr(translator.config.data, split), len(pairs))
+    pairs, extra = pairs[:limit], {name: lines[:limit] for name, lines in extra.items()}
     sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
-    strategies = [("greedy", 1, {})] + ([("beam", beam_size, {})] if beam_size > 1 else [])
+    model = {"checkpoint": translator.checkpoint}
+    strategies = [("greedy", 1, model)] + ([("beam", beam_size, model)] if beam_size > 1 else [])
 
     def show(row):
         decoding = row["decoding"]
@@ -256,7 +289,7 @@ def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: 
     rows, outputs = base.timed_decodings(
         strategies,
         lambda strategy, size: translator.translate(sources, size, progress=True),
-        lambda texts: score_translations(texts, references),
+        lambda texts: score_translations(texts, references, extra),
         lambda seconds: {
             "num_sentences": len(sources),
             "sentences_per_second": round(len(sources) / seconds, 2),
@@ -287,7 +320,7 @@ def evaluate(run_dir, split: str = "test", beam_size: int | None = None, limit: 
     ]
     title = f"Translation report: {split} ({Path(getattr(translator.config.data, split)).name})"
     return write_reports(
-        RunDir(run_dir).eval_dir(split),
+        RunDir(run_dir).eval_dir(split if checkpoint == "auto" else f"{split}-{checkpoint}"),
         rows,
         samples,
         title,

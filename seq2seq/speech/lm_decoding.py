@@ -39,11 +39,12 @@ LM_INFO = Path("lm") / "lm.json"
 
 
 class LMDecoder:
-    """Prefix beam search over CTC log-probabilities with a KenLM word n-gram model.
+    """Prefix beam search over CTC log-probabilities with a KenLM word n-gram model, or
+    without one (pyctcdecode's search alone, which gives word frames and n-best lists).
 
     Args:
         lm_path: an ARPA file (or a KenLM binary with `<path>.unigrams` beside it, one word a
-            line).
+            line), or None for no language model.
         alpha: LM weight (0: the LM has no effect).
         beta: word insertion bonus, added per word.
         beam_size: beams kept per frame.
@@ -66,12 +67,23 @@ class LMDecoder:
         unk_offset: float = -10.0,
         alphabet: str = ALPHABET,
     ):
-        import kenlm
         from pyctcdecode.alphabet import Alphabet
         from pyctcdecode.decoder import BeamSearchDecoderCTC
+
+        self.lm_path = None if lm_path is None else Path(lm_path)
+        self.alpha, self.beta, self.unk_offset = alpha, beta, unk_offset
+        self.beam_size = beam_size
+        self.hotwords = [normalize_transcript(h) for h in hotwords if normalize_transcript(h)]
+        self.hotword_weight = hotword_weight
+        # pyctcdecode warns about small vocabularies and ARPA loading: not our users' concern.
+        logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
+        lm = None if self.lm_path is None else self._language_model()
+        self._decoder = BeamSearchDecoderCTC(Alphabet.build_alphabet(["", *alphabet]), lm)
+
+    def _language_model(self):
+        import kenlm
         from pyctcdecode.language_model import LanguageModel
 
-        self.lm_path = Path(lm_path)
         if not self.lm_path.is_file():
             raise FileNotFoundError(f"language model {self.lm_path} not found")
         config = kenlm.Config()
@@ -81,15 +93,9 @@ class LMDecoder:
             model = kenlm.Model(str(self.lm_path), config)
         except (OSError, RuntimeError) as err:
             raise ValueError(f"language model {self.lm_path} could not be read: {err}") from None
-        self.alpha, self.beta, self.unk_offset = alpha, beta, unk_offset
-        self.beam_size = beam_size
-        self.hotwords = [normalize_transcript(h) for h in hotwords if normalize_transcript(h)]
-        self.hotword_weight = hotword_weight
         self.unigrams = _unigrams(self.lm_path)
-        # pyctcdecode warns about small vocabularies and ARPA loading: not our users' concern.
-        logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
-        lm = LanguageModel(model, self.unigrams, alpha, beta, alpha * unk_offset)
-        self._decoder = BeamSearchDecoderCTC(Alphabet.build_alphabet(["", *alphabet]), lm)
+        alpha = self.alpha
+        return LanguageModel(model, self.unigrams, alpha, self.beta, alpha * self.unk_offset)
 
     def __del__(self):  # pyctcdecode keeps the LM in a class-level registry
         if hasattr(self, "_decoder"):
@@ -98,6 +104,8 @@ class LMDecoder:
     def set_weights(self, alpha: float, beta: float):
         """Changes alpha and beta without reloading the LM (for tuning)."""
         self.alpha, self.beta = alpha, beta
+        if self.lm_path is None:
+            return
         self._decoder.reset_params(
             alpha=float(alpha), beta=float(beta), unk_score_offset=float(alpha * self.unk_offset)
         )
@@ -113,6 +121,25 @@ class LMDecoder:
             hotwords=self.hotwords or None,
             hotword_weight=self.hotword_weight,
         )
+
+    def beams(self, log_probs: np.ndarray, n_best: int = 1) -> list[dict]:
+        """The `n_best` best hypotheses of one utterance, best first: {"text", "score" (the
+        decoder's total: CTC log-probability plus the LM's and bonuses' terms)}. Word frames:
+        `seq2seq.speech.alignment.forced_words` of the text (pyctcdecode's own word frames
+        are those of whichever path came first when prefixes merged)."""
+        log_probs = np.asarray(log_probs, np.float32)
+        if len(log_probs) == 0:
+            return [{"text": "", "score": 0.0}]
+        beams = self._decoder.decode_beams(
+            log_probs,
+            beam_width=max(self.beam_size, n_best),
+            hotwords=self.hotwords or None,
+            hotword_weight=self.hotword_weight,
+        )
+        return [
+            {"text": text, "score": float(score)}
+            for text, _state, _frames, _logit_score, score in beams[:n_best]
+        ]
 
     def decode_batch(self, log_probs: list, progress: bool = False) -> list[str]:
         """`decode` of each (frames, classes) array."""

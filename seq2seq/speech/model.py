@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from data_prep.transcripts import VOCAB_SIZE
+from seq2seq import keras_private
 from seq2seq.losses import ctc_loss, per_replica
 from seq2seq.recurrent import recurrent_layer
 
@@ -120,6 +121,12 @@ class CTCSpeechModel(keras.Model):
     def recurrent_layers(self):
         """The RNN layers that run over whole sequences (the ones cuDNN can serve)."""
         return list(self.recurrent)
+
+    @classmethod
+    def from_config(cls, config):
+        # Bidirectional layers built in __init__ while loading: see keras_private.
+        with keras_private.no_object_sharing("CTCSpeechModel.from_config"):
+            return super().from_config(config)
 
     def get_config(self):
         return {

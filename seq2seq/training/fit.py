@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from seq2seq.config import load_config, validate
 from seq2seq.files import write_text
+from seq2seq.training.averaging import EpochWeights, write_average
 from seq2seq.training.callbacks import make_callbacks
 from seq2seq.training.distributed import shard_by_data
 from seq2seq.training.run_dir import RunDir
@@ -37,6 +38,10 @@ class TrainConfig:
             (somewhat slower).
         precision: float32, mixed_float16 (GPU) or mixed_bfloat16; logits and losses stay
             float32.
+        average_last: keep the weights of the last N epochs and, when training ends, write
+            their average as model.averaged.keras, the model the run is then evaluated,
+            used and exported with (translation: `--checkpoint best` for the best single
+            epoch, `average` to average other kept epochs); 0: off.
     """
 
     epochs: int = 10
@@ -48,6 +53,7 @@ class TrainConfig:
     seed: int = 42
     deterministic: bool = False
     precision: str = "float32"
+    average_last: int = 0
 
     def __post_init__(self):
         validate(self, "train", self.rules())
@@ -61,6 +67,7 @@ class TrainConfig:
             ("patience", self.patience >= 1, "at least 1"),
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "null or > 0"),
             ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
+            ("average_last", self.average_last == 0 or self.average_last >= 2, "0 (off) or >= 2"),
         ]
 
 
@@ -152,6 +159,8 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
         )
         return _finish(run, resumed)
     callbacks = make_callbacks(run, train_config.patience, train_config.max_minutes)
+    if train_config.average_last:
+        callbacks["epoch_weights"] = EpochWeights(run, train_config.average_last)
     try:
         history = model.fit(
             shard_by_data(train_ds),
@@ -173,6 +182,9 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
             "the backup of the last finished epoch are kept: lower train.learning_rate or "
             "train.clipnorm and rerun the same command to resume"
         )
+    if train_config.average_last:
+        epochs, path = write_average(model, run)
+        print(f"averaged the weights of epochs {', '.join(map(str, epochs))}: {path}")
     _finish(run, history.epoch[-1] + 1 if history.epoch else 0)
     return history
 
@@ -183,10 +195,24 @@ def _finish(run: RunDir, epochs: int):
     write_text(run.complete, f"training finished after epoch {epochs}\n")
 
 
-def load_run(run_dir, config_class):
-    """The resolved config and the best model of a trained run directory. An unreadable
-    `model.keras` is reported and `model.previous.keras` (the best before it) used."""
+CHECKPOINTS = ("auto", "best", "averaged")
+
+
+def load_run(run_dir, config_class, checkpoint: str = "auto"):
+    """The resolved config and a model of a trained run directory: `checkpoint` "best" (the
+    lowest dev loss), "averaged" (`train.average_last`'s average) or "auto" (the averaged model
+    when the run has one, else the best). An unreadable `model.keras` is reported and
+    `model.previous.keras` (the best before it) used."""
     run = RunDir(run_dir)
+    if checkpoint not in CHECKPOINTS:
+        raise ValueError(f"checkpoint {checkpoint!r}: expected one of {CHECKPOINTS}")
+    if checkpoint == "averaged" or (checkpoint == "auto" and run.averaged_model.exists()):
+        if not run.averaged_model.exists():
+            raise FileNotFoundError(
+                f"{run.averaged_model} not found: train with train.average_last, or run the "
+                "average command"
+            )
+        return load_config(config_class, run.config), _load(run.averaged_model)
     path, previous = run.model, run.previous_model
     if not path.exists() and not previous.exists():
         raise FileNotFoundError(f"{path} not found: train first")
@@ -198,3 +224,17 @@ def load_run(run_dir, config_class):
             raise ValueError(f"{path} cannot be loaded: {err}") from err
         logger.warning("%s cannot be loaded (%s); using %s", path, err, previous.name)
         return config, keras.saving.load_model(previous, safe_mode=True)
+
+
+def resolve_checkpoint(run_dir, checkpoint: str = "auto") -> str:
+    """Which model `load_run` loads for `checkpoint`: "averaged" or "best"."""
+    if checkpoint == "auto":
+        return "averaged" if RunDir(run_dir).averaged_model.exists() else "best"
+    return checkpoint
+
+
+def _load(path):
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as err:
+        raise ValueError(f"{path} cannot be loaded: {err}") from err

@@ -7,6 +7,8 @@ RUN/
   feature_stats.json        speech: the features' mean and deviation
   model.keras               the best model (lowest dev loss)
   model.previous.keras      the best model before it (a fallback if model.keras is damaged)
+  epochs/epoch-N.weights.h5 train.average_last: the weights of the last epochs
+  model.averaged.keras      their average (evaluate, translate and export use it when present)
   backup/epoch-N/           resumable state after N epochs (deleted when training ends)
   history.csv               one row per epoch (an epoch rerun after a resume: the last row
                             counts); `elapsed_minutes` is the run's training time at the
@@ -38,6 +40,8 @@ class RunDir:
     feature_stats = property(lambda self: self.path / "feature_stats.json")
     model = property(lambda self: self.path / "model.keras")
     previous_model = property(lambda self: self.path / "model.previous.keras")
+    averaged_model = property(lambda self: self.path / "model.averaged.keras")
+    epoch_weights = property(lambda self: self.path / "epochs")
     backup = property(lambda self: self.path / "backup")
     history_csv = property(lambda self: self.path / "history.csv")
     logs = property(lambda self: self.path / "logs")

@@ -98,6 +98,25 @@ class SequenceDecoder(tf.Module):
         input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)]
     )
     def beam_search(self, source, beam_size):
+        sequences, scores, lengths = self._search(source, beam_size)
+        best = tf.argmax(scores / self._penalty(lengths), axis=1, output_type=tf.int32)
+        return tf.gather(sequences, best, batch_dims=1)
+
+    @tf.function(
+        input_signature=[tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([], tf.int32)]
+    )
+    def n_best(self, source, beam_size):
+        """Every one of the `beam_size` final hypotheses, best first: (token ids (batch,
+        beam_size, length), scores (batch, beam_size): summed log-probability over the length
+        penalty, the score beam search ranks by). The first is `beam_search`'s output."""
+        sequences, scores, lengths = self._search(source, beam_size)
+        normalized = scores / self._penalty(lengths)
+        order = tf.argsort(normalized, axis=1, direction="DESCENDING", stable=True)
+        return tf.gather(sequences, order, batch_dims=1), tf.gather(normalized, order, batch_dims=1)
+
+    def _search(self, source, beam_size):
+        """The beam search loop: (sequences (batch, k, length), summed log-probabilities
+        (batch, k), lengths (batch, k))."""
         encoder_outputs, source_mask, state, limits = self._start(source)
         batch, k = tf.shape(source)[0], beam_size
         # Every beam is a row of a (batch * k) batch: row b * k + i is beam i of sentence b.
@@ -156,8 +175,7 @@ class SequenceDecoder(tf.Module):
             state = [tf.gather(s, rows) for s in state]
             tokens = tf.reshape(tokens, [-1])
             step += 1
-        best = tf.argmax(scores / self._penalty(lengths), axis=1, output_type=tf.int32)
-        return tf.gather(sequences, best, batch_dims=1)
+        return sequences, scores, lengths
 
     def _penalty(self, lengths):
         return ((5.0 + tf.cast(lengths, tf.float32)) / 6.0) ** self.length_penalty

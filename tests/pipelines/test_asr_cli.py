@@ -2,6 +2,7 @@
 tiny espeak-ng corpus."""
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -75,6 +76,13 @@ def test_evaluate_writes_wer_reports(run_dir, tiny_speech):
         len(json.loads(line)["text"].split()) for line in open(tiny_speech / "test.jsonl")
     )
     assert 0 <= report["cer"] and report["audio_seconds"] > 1 and report["real_time_factor"] > 0
+    # Greedy words' confidences against their errors: as many words as the greedy row has.
+    greedy = report["results"][0]
+    assert report["confidence"]["decoding"] == "greedy"
+    assert (
+        report["confidence"].get("words", 0)
+        == greedy["hits"] + greedy["substitutions"] + (greedy["insertions"])
+    )
     assert set(report["by_voice"]) == {
         json.loads(line)["voice"] for line in open(tiny_speech / "test.jsonl")
     }
@@ -249,6 +257,10 @@ def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech,
         greedy = serve(waveforms=tf.constant(batch), lengths=lengths)["transcripts"]
         beam = model.signatures["transcribe_beam"](waveforms=batch, lengths=lengths)
         empty = serve(waveforms=tf.zeros([0, 0]), lengths=tf.zeros([0], tf.int32))
+        posteriors = model.signatures["posteriors"](waveforms=batch, lengths=lengths)
+        valid = posteriors["lengths"].numpy()
+        log_probs = posteriors["log_probs"].numpy()
+        np.save("log_probs_0.npy", log_probs[0, : valid[0]])
         silent = serve(waveforms=tf.zeros([1, 0]), lengths=tf.zeros([1], tf.int32))
         try:
             serve(waveforms=tf.zeros([1, 10]), lengths=tf.constant([20]))
@@ -261,6 +273,8 @@ def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech,
             "empty": empty["transcripts"].shape.as_list(),
             "silent": [t.decode() for t in silent["transcripts"].numpy()],
             "bad_length": bad_length,
+            "frames": valid.tolist(),
+            "frame_seconds": float(posteriors["frame_seconds"].numpy()),
         }}))
         """,
         cwd=tmp_path,
@@ -271,6 +285,13 @@ def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech,
     assert result["beam"] == len(paths) and result["empty"] == [0]
     assert len(result["silent"]) == 1
     assert "lengths exceed the waveform length" in result["bad_length"]
+    # The posteriors signature: per-frame log-probabilities for word timings outside the
+    # toolkit, the same as the run's (up to the two feature front ends' float differences).
+    recognizer = Recognizer(talkative_run)
+    assert result["frame_seconds"] == pytest.approx(recognizer.frame_seconds)
+    ours = recognizer.waveform_log_probs([sf.read(p, dtype="float32")[0] for p in paths])
+    assert result["frames"] == [len(x) for x in ours]
+    np.testing.assert_allclose(np.load(tmp_path / "log_probs_0.npy"), ours[0], atol=0.05)
 
 
 def test_transcribe_command_runs_from_an_export(run_dir, tiny_speech, tmp_path):
@@ -345,3 +366,79 @@ def test_word_lm_commands_evaluate_and_transcribe(talkative_run, tiny_speech, tm
     err = _in_process(capsys, "transcribe", "--run-dir", str(run), "--lm", missing, wav, expect=2)
     assert "missing.arpa not found" in err.err
     assert "Python-side" in _in_process(capsys, "transcribe", "--help").out
+
+
+def test_transcribe_long_recordings_in_every_format(run_dir, tiny_speech, tmp_path, capsys):
+    """A 40-second recording (pauses, and a stretch with none) through `transcribe`: every
+    format, n-best, audio on stdin, silence and a truncated file. The tiny model's words are
+    poor; what is checked is that the outputs hold together."""
+    import srt
+    import webvtt
+
+    from data_prep.long_audio import write_wav_bytes
+    from tests.data_prep.test_long_audio import RATE, long_recording
+
+    audio, _ = long_recording(tiny_speech)
+    long_wav = tmp_path / "long.wav"
+    sf.write(long_wav, audio, RATE)
+    base = ["transcribe", "--run-dir", str(run_dir), "--max-segment-seconds", "6"]
+    data = json.loads(_in_process(capsys, *base, "--format", "json", str(long_wav)).out)
+    assert data["duration"] == pytest.approx(len(audio) / RATE, abs=0.01)
+    assert data["settings"]["decoder"] == "greedy" and data["settings"]["max_segment_seconds"] == 6
+    assert len(data["segments"]) > 5
+    assert all(s["end"] - s["start"] <= 6.0 + 1e-3 for s in data["segments"])
+    words = [w for s in data["segments"] for w in s["words"]]
+    assert " ".join(w["word"] for w in words) == data["text"]
+    assert all(0 <= w["start"] < w["end"] <= data["duration"] for w in words)
+    assert all(0 <= w["confidence"] <= 1 for w in words)
+    assert [w["start"] for w in words] == sorted(w["start"] for w in words)
+
+    srt_text = _in_process(capsys, *base, "--format", "srt", str(long_wav)).out
+    vtt_text = _in_process(capsys, *base, "--format", "vtt", str(long_wav)).out
+    cues = list(srt.parse(srt_text))
+    assert len(cues) == len(webvtt.from_buffer(io.StringIO(vtt_text)).captions)
+    assert " ".join(c.content.replace("\n", " ") for c in cues) == data["text"]
+
+    tsv = _in_process(capsys, *base, "--format", "tsv", str(long_wav)).out.splitlines()
+    assert tsv[0] == "path\tstart\tend\tconfidence\tword" and len(tsv) == len(words) + 1
+
+    nbest = _in_process(capsys, *base, "--beam-size", "4", "--n-best", "3", str(long_wav)).out
+    ranks = [line.split("\t")[2] for line in nbest.splitlines()]
+    assert set(ranks) <= {"1", "2", "3"} and ranks.count("1") == len(data["segments"])
+
+    silence = tmp_path / "silence.wav"
+    sf.write(silence, np.zeros(20 * RATE, np.float32), RATE)
+    assert _in_process(capsys, *base, str(silence)).out == f"{silence}\t\n"
+
+    cut = tmp_path / "cut.wav"
+    cut.write_bytes(write_wav_bytes(audio, RATE)[:200_000])
+    err = _in_process(capsys, *base, str(cut), str(silence), expect=1).err
+    assert "cut.wav: truncated" in err and "1 of 2 files could not be read" in err
+    assert (
+        "--n-best needs beam search"
+        in _in_process(capsys, *base, "--n-best", "2", str(silence), expect=2).err
+    )
+
+    piped = subprocess.run(
+        [sys.executable, "-m", "pipelines.asr", *base, "--format", "json", "-"],
+        input=long_wav.read_bytes(),
+        capture_output=True,
+    )
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    from_stdin = json.loads(piped.stdout)
+    assert from_stdin["source"] == "stdin" and from_stdin["text"] == data["text"]
+    empty = subprocess.run(
+        [sys.executable, "-m", "pipelines.asr", *base, "-"], input=b"", capture_output=True
+    )
+    assert empty.returncode == 1 and b"stdin: no audio" in empty.stderr
+
+
+def test_evaluate_refuses_a_manifest_with_nothing_readable(run_dir, tmp_path, capsys):
+    manifest = tmp_path / "gone.jsonl"
+    manifest.write_text(
+        json.dumps({"audio_filepath": "missing.wav", "duration": 1.0, "text": "a b"}) + "\n"
+    )
+    err = _in_process(
+        capsys, "evaluate", "--run-dir", str(run_dir), "--manifest", str(manifest), expect=2
+    ).err
+    assert "gone.jsonl: nothing to evaluate (1 unreadable" in err and "missing.wav" in err

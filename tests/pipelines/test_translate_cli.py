@@ -81,8 +81,8 @@ def test_evaluate_reports_greedy_and_beam(run_dir, tiny_corpus):
     assert str(report_path.with_suffix(".md")) in result.stdout
     rows = json.loads(report_path.read_text())["results"]
     assert [r["decoding"] for r in rows] == [
-        {"strategy": "greedy", "beam_size": 1},
-        {"strategy": "beam", "beam_size": 3},
+        {"strategy": "greedy", "beam_size": 1, "checkpoint": "best"},
+        {"strategy": "beam", "beam_size": 3, "checkpoint": "best"},
     ]
     for row in rows:
         assert set(row) >= {
@@ -133,6 +133,66 @@ def test_translate_keeps_input_order(run_dir):
     # Word-level checks that need the right order and the learned adjective reordering.
     assert outputs[0] == "The king sees the green house."
     assert outputs[2].startswith("The dog")
+
+
+def test_n_best_lists_the_beams_best_first(run_dir):
+    from pipelines.tasks.translation import Translator
+
+    lines = ["El rey ve la casa verde.", "La niña tiene el pan.", "El perro busca el libro azul."]
+    stdin = "\n".join(lines) + "\n"
+    rows = [
+        line.split("\t")
+        for line in _cli(
+            "translate", "--run-dir", str(run_dir), "--beam-size", "4", "--n-best", "3", stdin=stdin
+        ).stdout.splitlines()
+    ]
+    assert [(int(r[0]), int(r[1])) for r in rows] == [(i, k) for i in range(3) for k in (1, 2, 3)]
+    best = _cli("translate", "--run-dir", str(run_dir), "--beam-size", "4", stdin=stdin)
+    assert [r[3] for r in rows if r[1] == "1"] == best.stdout.splitlines()
+    for i in range(3):
+        scores = [float(r[2]) for r in rows if r[0] == str(i)]
+        assert scores == sorted(scores, reverse=True) and all(s < 0 for s in scores)
+        assert len({r[3] for r in rows if r[0] == str(i)}) == 3  # distinct hypotheses
+    # The API gives the same best hypothesis and score as the command.
+    translator = Translator(run_dir)
+    (top,) = translator.n_best(lines[:1], beam_size=4, n=1)
+    assert top[0] == (rows[0][3], pytest.approx(float(rows[0][2]), abs=1e-3))
+    with pytest.raises(ValueError, match="between 1 and the beam size 4"):
+        translator.n_best(lines, beam_size=4, n=5)
+
+
+def test_score_gives_forced_log_probabilities(run_dir, tiny_corpus):
+    from data_prep.corpora import read_tsv
+    from pipelines.tasks.scoring import score_pairs
+    from pipelines.tasks.translation import Translator
+
+    translator = Translator(run_dir)
+    pairs = read_tsv(tiny_corpus / "test.tsv")[0][:6]
+    wrong = [(s, pairs[(i + 3) % 6][1]) for i, (s, _) in enumerate(pairs)]
+    lines = "".join(f"{s}\t{t}\n" for s, t in pairs + wrong)
+    rows = [
+        line.split("\t")
+        for line in _cli("score", "--run-dir", str(run_dir), stdin=lines).stdout.splitlines()
+    ]
+    assert len(rows) == 12
+    right, swapped = [float(r[1]) for r in rows[:6]], [float(r[1]) for r in rows[6:]]
+    # Per-token averages: the model prefers the right translations to swapped ones.
+    assert sum(right) > sum(swapped) + 6 * 0.5, (right, swapped)
+    assert sum(r > w for r, w in zip(right, swapped, strict=True)) >= 5, (right, swapped)
+    assert all(float(r[0]) < 0 and int(r[2]) >= 2 for r in rows)
+    # A beam hypothesis scored by forced decoding: its beam score times its length penalty.
+    (hypotheses,) = translator.n_best([pairs[0][0]], beam_size=3, n=1)
+    text, beam_score = hypotheses[0]
+    ((total, _, tokens),) = score_pairs(translator, [(pairs[0][0], text)])
+    penalty = ((5.0 + tokens) / 6.0) ** translator.config.decode.length_penalty
+    assert total == pytest.approx(beam_score * penalty, rel=1e-3)
+    bad = subprocess.run(
+        [sys.executable, "-m", "pipelines.translate", "score", "--run-dir", str(run_dir)],
+        input="a\tb\nno tab here\n",
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "stdin:2: expected source<TAB>target" in bad.stderr
 
 
 def test_decoding_traces_each_search_once(run_dir, tiny_corpus):
@@ -252,3 +312,57 @@ def test_translate_command_runs_from_an_export(exported, run_dir):
     lines = "El rey ve la casa verde.\nLa niña tiene el pan.\n"
     from_run = _cli("translate", "--run-dir", str(run_dir), stdin=lines).stdout
     assert _cli("translate", "--run-dir", str(exported), stdin=lines).stdout == from_run
+
+
+def test_fine_tuning_starts_from_a_run_and_learns_a_new_corpus_faster(
+    run_dir, tiny_corpus, tmp_path
+):
+    import csv
+    import shutil
+
+    from tests.conftest import tiny_pairs, write_tsv
+
+    # A new corpus: sentences the base run never trained on (its dev and test pairs).
+    new = tmp_path / "new"
+    new.mkdir()
+    seen = {line.split("\t")[0] for line in open(tiny_corpus / "train.tsv", encoding="utf-8")}
+    pairs = [p for p in tiny_pairs() if p[0] not in seen][-60:]
+    write_tsv(new / "train.tsv", pairs[:40])
+    write_tsv(new / "dev.tsv", pairs[40:])
+    shutil.copy(new / "dev.tsv", new / "test.tsv")
+    settings = [f"data.{s}={new / f'{s}.tsv'}" for s in ("train", "dev", "test")]
+    settings += ["train.epochs=2"]
+
+    def dev_losses(run):
+        with open(run / "history.csv", encoding="utf-8") as f:
+            return [float(row["val_loss"]) for row in csv.DictReader(f)]
+
+    base = ["train", "--config", "configs/translate/tiny.yaml"]
+    _cli(
+        *base, "--run-dir", str(tmp_path / "tuned"), "--init-from", str(run_dir), "--set", *settings
+    )
+    _cli(*base, "--run-dir", str(tmp_path / "scratch"), "--set", *settings)
+    tuned, scratch = dev_losses(tmp_path / "tuned"), dev_losses(tmp_path / "scratch")
+    assert tuned[0] < 0.5 * scratch[0] and tuned[-1] < scratch[-1], (tuned, scratch)
+    for name in ("source.model", "target.model"):  # the base run's tokenizers, kept
+        kept = (tmp_path / "tuned" / "tokenizers" / name).read_bytes()
+        assert kept == (run_dir / "tokenizers" / name).read_bytes()
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.translate",
+            *base,
+            "--run-dir",
+            str(tmp_path / "x"),
+            "--init-from",
+            str(run_dir),
+            "--set",
+            *settings,
+            "model.units=48",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 2 and "model.units: 48 here, 32 there" in refused.stderr
+    assert not (tmp_path / "x").exists()

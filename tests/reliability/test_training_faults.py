@@ -19,7 +19,7 @@ from seq2seq.training.fit import fit, load_run
 from seq2seq.training.run_dir import RunDir
 from tests.seq2seq.helpers import batch, tiny_model
 
-TRAIN = types.SimpleNamespace(epochs=4, patience=10, max_minutes=None)
+TRAIN = types.SimpleNamespace(epochs=4, patience=10, max_minutes=None, average_last=0)
 
 
 def _compiled(seed=0):

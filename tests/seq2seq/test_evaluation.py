@@ -128,3 +128,39 @@ def test_asr_report_figures_are_written_and_embedded(tmp_path):
     assert data["substitutions"] == 1  # word substitutions, not overwritten by the chart data
     assert data["character_substitutions"] == [["b", "c", 1]]
     assert data["by_duration"] == {"≤2 s": {"num_utterances": 1, "wer": [50.0]}}
+
+
+def test_a_second_reference_is_scored_alone_and_with_the_first(tmp_path):
+    import sacrebleu
+
+    from data_prep.corpora import extra_references
+    from pipelines.reports.evaluation import score_translations, write_reports
+
+    hypotheses = ["the cat sat on the mat", "a dog ran in the park"]
+    first = ["the cat sat on a mat", "the dog ran in a park"]
+    second = ["a cat was sitting on the mat", "a dog ran in the park"]
+    (tmp_path / "test.tsv").write_text("x\ty\nz\tw\n", encoding="utf-8")
+    (tmp_path / "test.kjv.txt").write_text("\n".join(second) + "\n", encoding="utf-8")
+    (tmp_path / "train.kjv.txt").write_text("not this split's\n", encoding="utf-8")
+    extra = extra_references(tmp_path / "test.tsv", 2)
+    assert extra == {"kjv": second}
+    scores = score_translations(hypotheses, first, extra)
+    single = sacrebleu.corpus_bleu(hypotheses, [first]).score
+    both = sacrebleu.corpus_bleu(hypotheses, [first, second]).score
+    assert scores["bleu"] == round(single, 2)  # the top-level figure stays single-reference
+    assert "nrefs:1|" in scores["signature"]["bleu"] and "nrefs:1|" in scores["signature"]["ter"]
+    by = scores["by_reference"]
+    assert by["reference"]["bleu"] == round(single, 2) and by["all"]["bleu"] == round(both, 2)
+    assert by["kjv"]["bleu"] == round(sacrebleu.corpus_bleu(hypotheses, [second]).score, 2)
+    assert by["all"]["bleu"] > max(by["reference"]["bleu"], by["kjv"]["bleu"])
+    row = {
+        **scores,
+        "decoding": {"strategy": "greedy", "beam_size": 1},
+        "num_sentences": 2,
+        "seconds": 1.0,
+        "sentences_per_second": 2.0,
+    }
+    report = write_reports(tmp_path / "eval", [row], [], "t").read_text(encoding="utf-8")
+    assert f"| greedy | all | {by['all']['bleu']:.2f} |" in report
+    with pytest.raises(ValueError, match="test.kjv.txt: 2 lines for the 3 pairs"):
+        extra_references(tmp_path / "test.tsv", 3)
