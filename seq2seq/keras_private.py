@@ -13,8 +13,8 @@ traceback.
 - `BackupAndRestore` state (`seq2seq.training.callbacks.Backup`): `_load_model`, `_weights_path`,
   `_training_metadata_path`, `_current_epoch`, `_last_batch_seen`.
 - `keras.src.backend.tensorflow.trainer` (`seq2seq.training.distributed`, the multi-worker patch).
-- `keras.src.backend.common.global_state`'s object-sharing maps (`no_object_sharing`, the
-  recurrent models' `from_config`).
+- `keras.src.backend.common.global_state`'s object-sharing maps (`no_object_sharing`, used by
+  `seq2seq.recurrent.bidirectional`).
 """
 
 import contextlib
@@ -79,7 +79,8 @@ def no_object_sharing(what: str):
     id is that of an object already collected gets that object's config marked shared: the
     backward copy then came back with `go_backwards=False` ("Forward layer and backward layer
     should have different `go_backwards` value"), now and then, depending on memory reuse
-    (seen in one benchmark run of a speech model saved and loaded in a long process)."""
+    (seen in one benchmark run of a speech model saved and loaded in a long process).
+    `seq2seq.recurrent.bidirectional` builds every Bidirectional layer of the models inside."""
     state = module("keras.src.backend.common.global_state", what)
     saved = [state.get_global_attribute(key) for key in SHARING_MAPS]
     for key in SHARING_MAPS:

@@ -31,6 +31,14 @@ def recurrent_layer(cell: str, units: int, name: str, **kwargs):
     raise ValueError(f"unknown cell {cell!r}; expected one of {CELLS}")
 
 
+def bidirectional(layer, name: str):
+    """`keras.layers.Bidirectional(layer)`, built outside Keras's load-time object sharing:
+    its constructor serializes `layer` to copy it, which during `load_model` can hand back a
+    stale object for a reused `id()` (see `keras_private.no_object_sharing`)."""
+    with keras_private.no_object_sharing("seq2seq.recurrent.bidirectional"):
+        return keras.layers.Bidirectional(layer, name=name)
+
+
 def recurrent_rules(model) -> list:
     """The config value rules shared by the recurrent models' `model` sections (see
     `seq2seq.config.validate`)."""

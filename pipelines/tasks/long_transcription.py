@@ -100,9 +100,14 @@ def stitch(previous: dict, current: dict, overlap: float) -> None:
     previous["words"] = [w for w in previous["words"] if (w.start + w.end) / 2 < cut]
     current["words"] = [w for w in current["words"] if (w.start + w.end) / 2 >= cut]
     previous["end"], current["start"] = cut, cut
-    for segment in (previous, current):
-        segment["text"] = " ".join(w.word for w in segment["words"])
-        segment["confidence"] = utterance_confidence(segment["words"])
+    _summarize(previous)
+    _summarize(current)
+
+
+def _summarize(segment: dict) -> None:
+    """Sets a segment's text and confidence from its words."""
+    segment["text"] = " ".join(w.word for w in segment["words"])
+    segment["confidence"] = utterance_confidence(segment["words"])
 
 
 def _groups(pieces, budget_seconds: float):
@@ -152,19 +157,20 @@ def transcribe_long(
             if hypotheses is not None:
                 segment["n_best"] = hypotheses
             if piece.overlap_before and results:
-                stitch(results[-1], segment, piece.overlap_before)
-            segment["text"] = " ".join(w.word for w in segment["words"])
-            segment["confidence"] = utterance_confidence(segment["words"])
+                stitch(results[-1], segment, piece.overlap_before)  # sets both texts
+            else:
+                _summarize(segment)
             results.append(segment)
         if progress is not None:
             progress.update(round(counted.seconds(rate) - duration, 2))
             duration = counted.seconds(rate)
+    lm = beam is not None and beam.lm_path is not None
     settings = {
         "decoder": "greedy" if beam is None else "beam",
         "beam_size": 1 if beam is None else beam.beam_size,
-        "lm": None if beam is None or beam.lm_path is None else str(beam.lm_path),
-        "alpha": None if beam is None or beam.lm_path is None else beam.alpha,
-        "beta": None if beam is None or beam.lm_path is None else beam.beta,
+        "lm": str(beam.lm_path) if lm else None,
+        "alpha": beam.alpha if lm else None,
+        "beta": beam.beta if lm else None,
         "max_segment_seconds": segmenting.max_seconds,
         "min_pause_seconds": segmenting.min_pause,
         "vad": f"webrtcvad mode {segmenting.aggressiveness}",

@@ -9,13 +9,10 @@ and BOS excluded as the decoders exclude them: the score of a beam hypothesis ti
 penalty (`translate --n-best`) is its log-probability here.
 """
 
-import numpy as np
 import tensorflow as tf
-from tqdm import tqdm
 
 from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
 from data_prep.text import normalize_text
-from pipelines.tasks.translation import source_ids
 
 
 def read_pairs(lines, name: str = "stdin") -> list[tuple[str, str]]:
@@ -34,27 +31,22 @@ def read_pairs(lines, name: str = "stdin") -> list[tuple[str, str]]:
     return pairs
 
 
-def score_pairs(translator, pairs, batch_size: int | None = None, progress: bool = False):
+def score_pairs(translator, pairs, progress: bool = False):
     """[(log-probability, per-token average, tokens)] of each (source, target) pair, in order."""
     if not pairs:
         return []
-    batch_size = batch_size or translator.config.decode.batch_size
-    sources = source_ids(translator.source_tokenizer, [s for s, _ in pairs])
     targets = translator.target_tokenizer.tokenize(
         tf.constant([normalize_text(t) for _, t in pairs])
     )
-    order = np.argsort(-sources.row_lengths().numpy(), kind="stable")
     results = [None] * len(pairs)
-    batches = range(0, len(order), batch_size)
-    for start in tqdm(batches, desc="scoring", unit="batch", disable=not progress):
-        index = order[start : start + batch_size]
+    for index, source in translator.batches([s for s, _ in pairs], progress, "scoring"):
         target = tf.gather(targets, index)
         bos = tf.fill([target.nrows(), 1], BOS_ID)
         eos = tf.fill([target.nrows(), 1], EOS_ID)
         target_in = tf.concat([bos, target], axis=1).to_tensor()
         target_out = tf.concat([target, eos], axis=1).to_tensor()
         logits = translator.model(
-            {"source": tf.gather(sources, index).to_tensor(), "target_in": target_in},
+            {"source": source, "target_in": target_in},
             training=False,
         )
         # As the decoders score: PAD and BOS are never generated.

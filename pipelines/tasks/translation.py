@@ -198,19 +198,24 @@ class Translator:
             self.model, decode.max_length_ratio, decode.max_length_offset, decode.length_penalty
         )
 
+    def batches(self, sentences: list[str], progress: bool = False, desc: str = "translating"):
+        """Yields (input indices, padded source ids) of batches of `decode.batch_size`
+        sentences of similar length, longest first."""
+        ids = source_ids(self.source_tokenizer, sentences)
+        order = np.argsort(-ids.row_lengths().numpy(), kind="stable")
+        size = self.config.decode.batch_size
+        for start in tqdm(
+            range(0, len(order), size), desc=desc, unit="batch", disable=not progress
+        ):
+            index = order[start : start + size]
+            yield index, tf.gather(ids, index).to_tensor()
+
     def translate(self, sentences: list[str], beam_size: int = 1, progress: bool = False):
         """Translates sentences in batches of similar length; returns them in input order."""
         if not sentences:
             return []
-        ids = source_ids(self.source_tokenizer, sentences)
-        lengths = ids.row_lengths().numpy()
-        order = np.argsort(-lengths, kind="stable")
-        batch_size = self.config.decode.batch_size
         results = [None] * len(sentences)
-        batches = range(0, len(order), batch_size)
-        for start in tqdm(batches, desc="translating", unit="batch", disable=not progress):
-            index = order[start : start + batch_size]
-            source = tf.gather(ids, index).to_tensor()
+        for index, source in self.batches(sentences, progress):
             output = self.decoder.decode(source, beam_size)
             texts = self.target_tokenizer.detokenize(output).numpy()
             for i, text in zip(index, texts, strict=True):
@@ -222,13 +227,8 @@ class Translator:
         of [(text, score)] per sentence; score = summed log-probability / length penalty."""
         if not 1 <= n <= beam_size:
             raise ValueError(f"--n-best {n} must be between 1 and the beam size {beam_size}")
-        ids = source_ids(self.source_tokenizer, sentences)
-        order = np.argsort(-ids.row_lengths().numpy(), kind="stable")
-        size, results = self.config.decode.batch_size, [None] * len(sentences)
-        batches = range(0, len(order), size)
-        for start in tqdm(batches, desc="translating", unit="batch", disable=not progress):
-            index = order[start : start + size]
-            source = tf.gather(ids, index).to_tensor()
+        results = [None] * len(sentences)
+        for index, source in self.batches(sentences, progress):
             sequences, scores = self.decoder.n_best(source, tf.constant(beam_size, tf.int32))
             rows, length = tf.shape(sequences)[0], tf.shape(sequences)[2]
             flat = tf.reshape(sequences[:, :n], [rows * n, length])

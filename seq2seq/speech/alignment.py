@@ -38,34 +38,38 @@ class Word:
         }
 
 
+def _words(emissions, space: str):
+    """[(word, start frame, end frame)] of emitted characters [(char, first frame, end frame)]:
+    a word runs from its first character's first frame to its last character's end; the
+    space character separates words."""
+    words, chars, start, end = [], [], None, None
+    for char, first, last in emissions:
+        if char == space:
+            if chars:
+                words.append(("".join(chars), start, end))
+            chars = []
+            continue
+        if not chars:
+            start = first
+        chars.append(char)
+        end = last
+    if chars:
+        words.append(("".join(chars), start, end))
+    return words
+
+
 def greedy_words(log_probs: np.ndarray, alphabet: str, space: str = " "):
     """Best-path decoding of (frames, classes) log-probabilities (blank = class 0, class i =
     `alphabet[i - 1]`): returns [(word, start frame, end frame)], end exclusive. Repeats
     merge unless a blank separates them, as in TensorFlow's greedy CTC decoder."""
-    if len(log_probs) == 0:
-        return []
-    best = np.argmax(log_probs, axis=1)
-    words, chars, start, end = [], [], None, None
-    previous = 0
-    for t, k in enumerate(best):
+    emissions, previous = [], 0
+    for t, k in enumerate(np.argmax(log_probs, axis=1) if len(log_probs) else []):
         if k != 0 and k == previous:
-            if chars:
-                end = t + 1  # the character's run goes on
+            emissions[-1][2] = t + 1  # the character's run goes on
         elif k != 0:
-            char = alphabet[k - 1]
-            if char == space:
-                if chars:
-                    words.append(("".join(chars), start, end))
-                chars = []
-            else:
-                if not chars:
-                    start = t
-                chars.append(char)
-                end = t + 1
+            emissions.append([alphabet[k - 1], t, t + 1])
         previous = k
-    if chars:
-        words.append(("".join(chars), start, end))
-    return words
+    return _words(emissions, space)
 
 
 def forced_words(log_probs: np.ndarray, text: str, alphabet: str, space: str = " "):
@@ -98,21 +102,11 @@ def forced_words(log_probs: np.ndarray, text: str, alphabet: str, space: str = "
     for t in range(len(log_probs) - 1, -1, -1):
         path[t] = state
         state -= moves[t, state]
-    spans, chars, start, end = [], [], None, None
+    emissions = []
     for position, label in enumerate(labels):
         frames = np.flatnonzero(path == 2 * position + 1)
-        if alphabet[label - 1] == space:
-            if chars:
-                spans.append(("".join(chars), start, end))
-            chars = []
-            continue
-        if not chars:
-            start = int(frames[0])
-        chars.append(alphabet[label - 1])
-        end = int(frames[-1]) + 1
-    if chars:
-        spans.append(("".join(chars), start, end))
-    return spans
+        emissions.append((alphabet[label - 1], int(frames[0]), int(frames[-1]) + 1))
+    return _words(emissions, space)
 
 
 def word_confidence(log_probs: np.ndarray, word: str, start: int, end: int, alphabet: str):

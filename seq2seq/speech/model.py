@@ -11,9 +11,8 @@ import keras
 from keras import ops
 
 from data_prep.transcripts import VOCAB_SIZE
-from seq2seq import keras_private
 from seq2seq.losses import ctc_loss, per_replica
-from seq2seq.recurrent import recurrent_layer
+from seq2seq.recurrent import bidirectional, recurrent_layer
 
 SUBSAMPLING = (1, 2, 4, 8)
 
@@ -81,7 +80,7 @@ class CTCSpeechModel(keras.Model):
             for i in range(subsampling.bit_length() - 1)
         ]
         self.recurrent = [
-            keras.layers.Bidirectional(
+            bidirectional(
                 recurrent_layer(cell, units, name=f"{cell}_{i + 1}", return_sequences=True),
                 name=f"bi{cell}_{i + 1}",
             )
@@ -121,12 +120,6 @@ class CTCSpeechModel(keras.Model):
     def recurrent_layers(self):
         """The RNN layers that run over whole sequences (the ones cuDNN can serve)."""
         return list(self.recurrent)
-
-    @classmethod
-    def from_config(cls, config):
-        # Bidirectional layers built in __init__ while loading: see keras_private.
-        with keras_private.no_object_sharing("CTCSpeechModel.from_config"):
-            return super().from_config(config)
 
     def get_config(self):
         return {

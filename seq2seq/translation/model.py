@@ -16,8 +16,7 @@ attention projection computed once (see `seq2seq.translation.decoding`).
 import keras
 from keras import ops
 
-from seq2seq import keras_private
-from seq2seq.recurrent import cell_state_size, recurrent_layer
+from seq2seq.recurrent import bidirectional, cell_state_size, recurrent_layer
 from seq2seq.translation.attention import BahdanauAttention
 
 ATTENTION_LAYOUTS = ("output", "input_feeding")
@@ -87,7 +86,7 @@ class Seq2SeqTranslator(keras.Model):
             name="source_embedding",
         )
         self.encoder_layers = [
-            keras.layers.Bidirectional(
+            bidirectional(
                 recurrent_layer(
                     cell,
                     units,
@@ -208,12 +207,6 @@ class Seq2SeqTranslator(keras.Model):
         """The RNN layers that run over whole sequences (the ones cuDNN can serve)."""
         layers = list(self.encoder_layers)
         return layers + [self.decoder_rnn] if self.attention == "output" else layers
-
-    @classmethod
-    def from_config(cls, config):
-        # Bidirectional layers built in __init__ while loading: see keras_private.
-        with keras_private.no_object_sharing("Seq2SeqTranslator.from_config"):
-            return super().from_config(config)
 
     def get_config(self):
         return {
