@@ -25,8 +25,8 @@ APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festiva
 DEMO_APT_PACKAGES := $(APT_PACKAGES) megaglest-data
 # Human recordings with exact transcripts (data_prep/real_speech.py): a test set of minutes.
 REAL_SPEECH_APT_PACKAGES := klettres-data ktuberling-data tuxpaint-stamps-default alsa-utils
-# The tests render the HTML comparison report in headless Chromium.
-TEST_APT_PACKAGES := $(APT_PACKAGES) chromium
+# The tests render the HTML comparison report and drive the server's page in headless Chromium.
+TEST_APT_PACKAGES := $(APT_PACKAGES) chromium chromium-driver
 TRANSLATE_RUN := $(if $(QUICK),runs/quick,$(RUN))
 SPEECH_RUN := $(if $(QUICK),runs/asr_quick,$(ASR_RUN))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

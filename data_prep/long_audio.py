@@ -83,8 +83,11 @@ class Segment:
 
 
 def open_source(source, spool_bytes: int = 16 << 20):
-    """A readable, seekable file for `source`: a path, or "-" for standard input (spooled to
-    a temporary file past `spool_bytes`, since libsndfile needs to seek)."""
+    """A readable, seekable file for `source`: a path, a binary file object (as it is), or
+    "-" for standard input (spooled to a temporary file past `spool_bytes`, since libsndfile
+    needs to seek)."""
+    if hasattr(source, "read"):  # a file object already
+        return source
     if str(source) != "-":
         return str(source)
     spool = tempfile.SpooledTemporaryFile(max_size=spool_bytes)
@@ -95,11 +98,12 @@ def open_source(source, spool_bytes: int = 16 << 20):
     return spool
 
 
-def read_blocks(source, sample_rate: int, block_seconds: float = 10.0):
+def read_blocks(source, sample_rate: int, block_seconds: float = 10.0, name: str | None = None):
     """Yields float32 mono blocks at `sample_rate` from an audio file or file object (any
-    rate and channels libsndfile reads). Raises AudioError naming `source` when it cannot be
-    read, is empty, or ends before its header says (a truncated file)."""
-    name = "stdin" if not isinstance(source, str) else source
+    rate and channels libsndfile reads). Raises AudioError naming the recording (`name`, else
+    the path, or "stdin" for a file object) when it cannot be read, is empty, or ends before
+    its header says (a truncated file)."""
+    name = name or ("stdin" if not isinstance(source, str) else source)
     _check_wav_length(source, name)
     try:
         handle = sf.SoundFile(source)

@@ -6,6 +6,7 @@ python -m pipelines.translate translate --run-dir RUN --beam-size 5 < input.txt 
 python -m pipelines.translate export --run-dir RUN --out EXPORT   # then: translate --run-dir EXPORT
 python -m pipelines.translate average --run-dir RUN [--epochs 4 5 6]  # checkpoint averaging
 python -m pipelines.translate score --run-dir RUN < pairs.tsv   # log-probabilities of targets
+python -m pipelines.translate evaluate --run-dir RUN1 --run-dir RUN2   # an ensemble of two runs
 """
 
 import argparse
@@ -15,6 +16,10 @@ from pipelines import cli
 from pipelines.cli import add_train_command
 
 CONFIG_HELP = cli.config_help("pipelines.tasks.translation_config", "TranslationConfig")
+ENSEMBLE_HELP = (
+    "a trained run directory; repeat it (--run-dir A --run-dir B) for an ensemble, decoding "
+    "with the mean of the runs' log-probabilities (they must share their tokenizers)"
+)
 
 
 def _parser():
@@ -38,9 +43,10 @@ def _parser():
         "evaluate",
         help="score a split with BLEU, chrF and TER",
         description="Translate a split with greedy search (and beam search when --beam-size "
-        "> 1) and write RUN/eval/SPLIT/report.json and report.md.",
+        "> 1) and write RUN/eval/SPLIT/report.json and report.md (an ensemble of N runs: "
+        "the first run's eval/SPLIT-ensembleN/).",
     )
-    evaluate.add_argument("--run-dir", required=True, help="a trained run directory")
+    evaluate.add_argument("--run-dir", required=True, action="append", help=ENSEMBLE_HELP)
     evaluate.add_argument("--split", default="test", choices=["train", "dev", "test"])
     evaluate.add_argument(
         "--beam-size",
@@ -57,7 +63,10 @@ def _parser():
         description="Translate one sentence per line, writing one line per input in order.",
     )
     translate.add_argument(
-        "--run-dir", required=True, help="a trained run directory or an exported SavedModel"
+        "--run-dir",
+        required=True,
+        action="append",
+        help=f"an exported SavedModel, or {ENSEMBLE_HELP}",
     )
     translate.add_argument("--beam-size", type=int, default=1, help="1: greedy (default)")
     translate.add_argument(
@@ -90,7 +99,7 @@ def _parser():
         "subword tokens and EOS), the per-token average and the token count: "
         "log_prob<TAB>per_token<TAB>tokens. Filter a noisy corpus or rerank with it.",
     )
-    score.add_argument("--run-dir", required=True, help="a trained run directory")
+    score.add_argument("--run-dir", required=True, action="append", help=ENSEMBLE_HELP)
     score.add_argument("inputs", nargs="*", help="TSV files (default: stdin)")
     _checkpoint_option(score)
 
@@ -113,8 +122,9 @@ def _checkpoint_option(parser):
         "--checkpoint",
         default="auto",
         choices=["auto", "best", "averaged"],
-        help="which model of the run: best (lowest dev loss), averaged (train.average_last's "
-        "average), auto (averaged when the run has it, else best; the default)",
+        help="which model of the run: best (the best epoch by train.select_by: dev BLEU by "
+        "default), averaged (train.average_last's average), auto (averaged when the run has "
+        "it, else best; the default)",
     )
 
 
@@ -160,12 +170,15 @@ def run(args):
                 lines += [line.rstrip("\n") for line in f]
         from pipelines.export import ExportedTranslator, is_export
 
-        if is_export(args.run_dir):
-            model = ExportedTranslator(args.run_dir)
+        exported = any(is_export(path) for path in args.run_dir)
+        if exported and len(args.run_dir) > 1:
+            raise ValueError("an ensemble needs run directories, not exported SavedModels")
+        if exported:
+            model = ExportedTranslator(args.run_dir[0])
         else:
             model = translator.Translator(args.run_dir, args.checkpoint)
         if args.n_best > 1:
-            if is_export(args.run_dir):
+            if exported:
                 raise ValueError("--n-best needs a run directory (an export returns the best)")
             hypotheses = model.n_best(lines, args.beam_size, args.n_best, len(lines) > 100)
             sys.stdout.write(

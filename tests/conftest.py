@@ -112,3 +112,80 @@ def tiny_speech(tmp_path_factory):
     splits = {"train": SPEECH_TEXT * 5, "dev": SPEECH_TEXT[:4] * 2, "test": SPEECH_TEXT[4:] * 2}
     synthesize(splits, folder, {"train": 40, "dev": 6, "test": 6}, workers=2, seed=0)
     return folder
+
+
+def _command(module, *args):
+    """Runs `python -m module args` and fails the test with its stderr when it fails."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="session")
+def translation_run(tiny_corpus, tmp_path_factory):
+    """configs/translate/tiny.yaml trained on the tiny corpus through the command line (the
+    CLI tests and the server tests share it; tests only read it or add eval/ reports)."""
+    run = tmp_path_factory.mktemp("run")
+    _command(
+        "pipelines.translate",
+        "train",
+        "--config",
+        "configs/translate/tiny.yaml",
+        "--run-dir",
+        str(run),
+        "--set",
+        f"data.train={tiny_corpus / 'train.tsv'}",
+        f"data.dev={tiny_corpus / 'dev.tsv'}",
+        f"data.test={tiny_corpus / 'test.tsv'}",
+    )
+    return run
+
+
+@pytest.fixture(scope="session")
+def speech_run(tiny_speech, tmp_path_factory):
+    """configs/asr/tiny.yaml trained on the tiny speech corpus through the command line
+    (shared like `translation_run`)."""
+    from tests.helpers import tiny_speech_data
+
+    run = tmp_path_factory.mktemp("asr_run")
+    _command(
+        "pipelines.asr",
+        "train",
+        "--config",
+        "configs/asr/tiny.yaml",
+        "--run-dir",
+        str(run),
+        "--set",
+        *tiny_speech_data(tiny_speech, run / "cache"),
+    )
+    return run
+
+
+@pytest.fixture(scope="session")
+def talkative_speech_run(speech_run, tmp_path_factory):
+    """The tiny speech run with a random output layer that never picks the blank, so greedy
+    decoding emits many characters that depend on the features: transcripts then compare the
+    whole path (features, network, decoding)."""
+    import shutil
+
+    import keras
+    import numpy as np
+
+    import seq2seq.speech.model  # noqa: F401 (registers the model class)
+
+    run = tmp_path_factory.mktemp("talkative")
+    shutil.copy(speech_run / "config.yaml", run / "config.yaml")
+    model = keras.saving.load_model(speech_run / "model.keras")
+    kernel, bias = model.output_projection.get_weights()
+    kernel = np.random.default_rng(0).normal(0, 2, kernel.shape).astype("float32")
+    bias[:] = 0.0
+    bias[0] = -20.0  # never blank
+    model.output_projection.set_weights([kernel, bias])
+    model.save(run / "model.keras")
+    return run

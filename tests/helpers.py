@@ -24,3 +24,10 @@ def tiny_translate_train(run, corpus, *settings, strategy="default") -> list:
         *("--config", "configs/translate/tiny.yaml", "--run-dir", str(run)),
         *("--strategy", strategy, "--set", *data, *settings),
     ]
+
+
+def tiny_speech_data(tiny_speech, cache_dir) -> list[str]:
+    """--set values pointing configs/asr/tiny.yaml at the tiny corpus and a cache folder."""
+    return [
+        f"data.{split}={tiny_speech / f'{split}.jsonl'}" for split in ("train", "dev", "test")
+    ] + [f"data.cache_dir={cache_dir}"]

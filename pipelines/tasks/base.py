@@ -11,6 +11,7 @@ schedule, fit, curves) is written once, here. A third task is one more `Task`.
 import abc
 import dataclasses
 import time
+from collections.abc import Callable
 
 import keras
 import tensorflow as tf
@@ -26,13 +27,15 @@ from seq2seq.training.run_dir import RunDir
 @dataclasses.dataclass
 class Datasets:
     """What a task's data preparation gives the skeleton: the training and dev datasets, the
-    sizes the model needs from the data (keyword arguments of `Task.build_model`), and a line
-    about the data to print before training."""
+    sizes the model needs from the data (keyword arguments of `Task.build_model`), a line
+    about the data to print before training, and the dev scores `train.select_by` may pick
+    the best epoch by (`dev_scores(model) -> {name: value}`; None: the dev loss only)."""
 
     train: tf.data.Dataset
     dev: tf.data.Dataset
     model_sizes: dict
     summary: str
+    dev_scores: Callable | None = None
 
 
 class Task(abc.ABC):
@@ -110,7 +113,7 @@ def train(task: Task, config, run_dir, strategy: str = "default", init_from=None
     if data.summary:
         print(data.summary)
     print(f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch")
-    history = fit(model, data.train, data.dev, run.path, config.train)
+    history = fit(model, data.train, data.dev, run.path, config.train, data.dev_scores)
     curves = figures.training_curves(run.history(), run.curves)
     if curves:
         print(f"training curves: {curves}")

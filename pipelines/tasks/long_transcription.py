@@ -70,15 +70,15 @@ def segment_config(config, **overrides) -> SegmentConfig:
     return SegmentConfig(max_seconds=overrides.pop("max_seconds", None) or longest, **overrides)
 
 
-def decode_segment(log_probs, frame_seconds, offset, beam: LMDecoder | None, n_best=1):
-    """Words (with times from `offset`) and, for beam search, the n-best list of one
-    segment's log-probabilities."""
+def decode_segment(log_probs, frame_seconds, offset, beam: LMDecoder | None, n_best=1, end_pad=0.0):
+    """Words (with times from `offset`, ends padded by `end_pad` seconds) and, for beam
+    search, the n-best list of one segment's log-probabilities."""
     if beam is None:
         spans, hypotheses = greedy_words(log_probs, ALPHABET), None
     else:
         hypotheses = beam.beams(log_probs, n_best)
         spans = forced_words(log_probs, hypotheses[0]["text"], ALPHABET)
-    words = timed_words(log_probs, spans, ALPHABET, frame_seconds, offset)
+    words = timed_words(log_probs, spans, ALPHABET, frame_seconds, offset, end_pad)
     return words, None if hypotheses is None else [
         {"text": h["text"], "score": round(h["score"], 3)} for h in hypotheses
     ]
@@ -110,7 +110,8 @@ def _summarize(segment: dict) -> None:
     segment["confidence"] = utterance_confidence(segment["words"])
 
 
-def _groups(pieces, budget_seconds: float):
+def batch_groups(pieces, budget_seconds: float):
+    """Consecutive groups of segments of about `budget_seconds` of audio each."""
     group, seconds = [], 0.0
     for piece in pieces:
         group.append(piece)
@@ -129,8 +130,10 @@ def transcribe_long(
     n_best: int = 1,
     segmenting: SegmentConfig | None = None,
     progress=None,
+    name: str | None = None,
 ) -> Transcript:
-    """Transcribes one recording (a path, or "-" for WAV/FLAC bytes on standard input).
+    """Transcribes one recording (a path, "-" for WAV/FLAC bytes on standard input, or a
+    binary file object).
 
     Args:
         recognizer: a `Recognizer` or `ExportedRecognizer` (anything with `config`,
@@ -139,33 +142,57 @@ def transcribe_long(
         n_best: hypotheses kept per segment (beam search).
         segmenting: how the audio is cut (default: `segment_config(recognizer.config)`).
         progress: a tqdm bar to advance by the seconds of audio decoded.
+        name: what errors and the transcript call the recording (default: the path, or
+            "stdin").
     """
     config = recognizer.config
     rate = config.features.sample_rate
     segmenting = segmenting or segment_config(config)
-    blocks = read_blocks(open_source(source), rate, segmenting.block_seconds)
+    blocks = read_blocks(open_source(source), rate, segmenting.block_seconds, name)
     budget = config.decode.batch_frames * config.features.hop_length / rate
     results, duration = [], 0.0
     counted = _Counter(blocks)
-    for group in _groups(segments(counted, rate, segmenting), budget):
-        log_probs = recognizer.waveform_log_probs([piece.audio for piece in group])
-        for piece, scores in zip(group, log_probs, strict=True):
-            words, hypotheses = decode_segment(
-                scores, recognizer.frame_seconds, piece.start, beam, n_best
-            )
-            segment = {"start": piece.start, "end": piece.end, "words": words}
-            if hypotheses is not None:
-                segment["n_best"] = hypotheses
-            if piece.overlap_before and results:
-                stitch(results[-1], segment, piece.overlap_before)  # sets both texts
-            else:
-                _summarize(segment)
-            results.append(segment)
+    for group in batch_groups(segments(counted, rate, segmenting), budget):
+        for piece, decoded in zip(
+            group, decode_pieces(recognizer, group, beam, n_best), strict=True
+        ):
+            add_segment(results, piece, *decoded)
         if progress is not None:
             progress.update(round(counted.seconds(rate) - duration, 2))
             duration = counted.seconds(rate)
+    if name is None:
+        name = "stdin" if str(source) == "-" else str(source)
+    return Transcript(name, counted.seconds(rate), results, settings(config, beam, segmenting))
+
+
+def decode_pieces(recognizer, pieces, beam: LMDecoder | None = None, n_best: int = 1):
+    """[(words, n-best list or None)] of segments (`data_prep.long_audio.Segment`s) decoded
+    in one batch of the network."""
+    log_probs = recognizer.waveform_log_probs([piece.audio for piece in pieces])
+    end_pad = recognizer.config.decode.word_end_pad
+    return [
+        decode_segment(scores, recognizer.frame_seconds, piece.start, beam, n_best, end_pad)
+        for piece, scores in zip(pieces, log_probs, strict=True)
+    ]
+
+
+def add_segment(results: list, piece, words, hypotheses) -> None:
+    """Appends a decoded piece to a recording's `results` (segment dicts, in time order),
+    stitching it to the window before when the two overlap."""
+    segment = {"start": piece.start, "end": piece.end, "words": words}
+    if hypotheses is not None:
+        segment["n_best"] = hypotheses
+    if piece.overlap_before and results:
+        stitch(results[-1], segment, piece.overlap_before)  # sets both texts
+    else:
+        _summarize(segment)
+    results.append(segment)
+
+
+def settings(config, beam: LMDecoder | None, segmenting: SegmentConfig) -> dict:
+    """The decoding settings a transcript reports."""
     lm = beam is not None and beam.lm_path is not None
-    settings = {
+    return {
         "decoder": "greedy" if beam is None else "beam",
         "beam_size": 1 if beam is None else beam.beam_size,
         "lm": str(beam.lm_path) if lm else None,
@@ -174,9 +201,8 @@ def transcribe_long(
         "max_segment_seconds": segmenting.max_seconds,
         "min_pause_seconds": segmenting.min_pause,
         "vad": f"webrtcvad mode {segmenting.aggressiveness}",
+        "word_end_pad_seconds": config.decode.word_end_pad,
     }
-    name = "stdin" if str(source) == "-" else str(source)
-    return Transcript(name, counted.seconds(rate), results, settings)
 
 
 class _Counter:

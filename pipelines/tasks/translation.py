@@ -1,5 +1,6 @@
-"""Translation as a task of the run skeleton (`pipelines.tasks.base`): its datasets, model and
-compile arguments; `Translator` (a trained run ready to translate) and `evaluate`.
+"""Translation as a task of the run skeleton (`pipelines.tasks.base`): its datasets, model,
+compile arguments and dev scores, and `evaluate`; `Translator` (a trained run ready to
+translate) is in `pipelines.tasks.translator`.
 
 The command line (`pipelines/translate.py`) and notebooks both drive these functions. A run
 directory (`seq2seq.training.run_dir`) keeps the SentencePiece models in `tokenizers/`.
@@ -12,20 +13,18 @@ import math
 import shutil
 from pathlib import Path
 
-import numpy as np
-import tensorflow as tf
-from tqdm import tqdm
+import sacrebleu
 
 from data_prep.corpora import extra_references, read_parallel
 from data_prep.pipeline import length_counts, make_translation_dataset
-from data_prep.subword import BOS_ID, EOS_ID, SubwordTokenizer
-from data_prep.text import normalize_text
+from data_prep.subword import SubwordTokenizer
 from pipelines.reports.evaluation import bleu_by_length, score_translations, write_reports
 from pipelines.tasks import base
 from pipelines.tasks.translation_config import DataConfig, TranslationConfig
+from pipelines.tasks.translator import Translator, source_ids, translate_with
 from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
-from seq2seq.training.fit import load_run, resolve_checkpoint, with_known_length
+from seq2seq.training.fit import with_known_length
 from seq2seq.training.run_dir import RunDir
 from seq2seq.translation.decoding import SequenceDecoder
 from seq2seq.translation.model import Seq2SeqTranslator
@@ -93,11 +92,29 @@ def make_datasets(config: TranslationConfig, pairs: dict, source_tokenizer, targ
     }
 
 
-def source_ids(tokenizer, sentences):
-    """Subword ids of source sentences as the model saw them in training: normalized as the
-    corpus readers normalize, with EOS (ragged: batch, None)."""
-    ids = tokenizer.tokenize(tf.constant([normalize_text(s) for s in sentences]))
-    return tf.concat([ids, tf.fill([ids.nrows(), 1], EOS_ID)], axis=1)
+class DevScores:
+    """`train.select_by`'s dev scores of the model being trained: greedy-decodes the dev
+    sources (in-graph, batched, as `translate` does) and scores them against the dev targets
+    with sacrebleu (the BLEU and chrF `evaluate` reports). Called after each epoch."""
+
+    def __init__(self, config: TranslationConfig, pairs, tokenizers):
+        self.config, self.tokenizers = config, tokenizers
+        self.sources, self.references = [p[0] for p in pairs], [p[1] for p in pairs]
+        self.decoder = None
+
+    def __call__(self, model) -> dict:
+        if self.decoder is None or self.decoder.model is not model:
+            decode = self.config.decode  # traced once per model
+            self.decoder = SequenceDecoder(
+                model, decode.max_length_ratio, decode.max_length_offset, decode.length_penalty
+            )
+        texts = translate_with(
+            self.decoder, self.tokenizers, self.sources, self.config.decode.batch_size
+        )
+        return {
+            "bleu": sacrebleu.BLEU().corpus_score(texts, [self.references]).score,
+            "chrf": sacrebleu.CHRF().corpus_score(texts, [self.references]).score,
+        }
 
 
 class TranslationTask(base.Task):
@@ -136,7 +153,10 @@ class TranslationTask(base.Task):
             "source_vocab_size": source_tokenizer.vocab_size,
             "target_vocab_size": target_tokenizer.vocab_size,
         }
-        return base.Datasets(datasets["train"], datasets["dev"], sizes, "")
+        scores = None
+        if config.train.select_by != "loss":
+            scores = DevScores(config, dev_pairs, (source_tokenizer, target_tokenizer))
+        return base.Datasets(datasets["train"], datasets["dev"], sizes, "", scores)
 
     def build_model(self, config: TranslationConfig, source_vocab_size, target_vocab_size):
         model = config.model
@@ -177,98 +197,14 @@ def train(config: TranslationConfig, run_dir, strategy="default", init_from=None
     return base.train(TranslationTask(), config, run_dir, strategy, init_from)
 
 
-class Translator:
-    """A trained run ready to translate: config, tokenizers, model and decoder.
-
-    Args:
-        run_dir: a run directory written by `train`.
-        checkpoint: "auto" (the averaged model when the run has one, else the best), "best"
-            or "averaged" (see `seq2seq.training.fit.load_run`).
-    """
-
-    def __init__(self, run_dir, checkpoint: str = "auto"):
-        self.run_dir = Path(run_dir)
-        self.checkpoint = resolve_checkpoint(run_dir, checkpoint)
-        self.config, self.model = load_run(self.run_dir, TranslationConfig, self.checkpoint)
-        folder = RunDir(run_dir).tokenizers
-        self.source_tokenizer = SubwordTokenizer.load(folder / "source.model")
-        self.target_tokenizer = SubwordTokenizer.load(folder / "target.model")
-        decode = self.config.decode
-        self.decoder = SequenceDecoder(
-            self.model, decode.max_length_ratio, decode.max_length_offset, decode.length_penalty
-        )
-
-    def batches(self, sentences: list[str], progress: bool = False, desc: str = "translating"):
-        """Yields (input indices, padded source ids) of batches of `decode.batch_size`
-        sentences of similar length, longest first."""
-        ids = source_ids(self.source_tokenizer, sentences)
-        order = np.argsort(-ids.row_lengths().numpy(), kind="stable")
-        size = self.config.decode.batch_size
-        for start in tqdm(
-            range(0, len(order), size), desc=desc, unit="batch", disable=not progress
-        ):
-            index = order[start : start + size]
-            yield index, tf.gather(ids, index).to_tensor()
-
-    def translate(self, sentences: list[str], beam_size: int = 1, progress: bool = False):
-        """Translates sentences in batches of similar length; returns them in input order."""
-        if not sentences:
-            return []
-        results = [None] * len(sentences)
-        for index, source in self.batches(sentences, progress):
-            output = self.decoder.decode(source, beam_size)
-            texts = self.target_tokenizer.detokenize(output).numpy()
-            for i, text in zip(index, texts, strict=True):
-                results[i] = text.decode("utf-8")
-        return results
-
-    def n_best(self, sentences: list[str], beam_size: int, n: int, progress: bool = False):
-        """The `n` best beam hypotheses of each sentence, best first, in input order: a list
-        of [(text, score)] per sentence; score = summed log-probability / length penalty."""
-        if not 1 <= n <= beam_size:
-            raise ValueError(f"--n-best {n} must be between 1 and the beam size {beam_size}")
-        results = [None] * len(sentences)
-        for index, source in self.batches(sentences, progress):
-            sequences, scores = self.decoder.n_best(source, tf.constant(beam_size, tf.int32))
-            rows, length = tf.shape(sequences)[0], tf.shape(sequences)[2]
-            flat = tf.reshape(sequences[:, :n], [rows * n, length])
-            texts = self.target_tokenizer.detokenize(flat).numpy().reshape(-1, n)
-            for i, row, row_scores in zip(index, texts, scores.numpy()[:, :n], strict=True):
-                results[i] = [
-                    (t.decode("utf-8"), float(v)) for t, v in zip(row, row_scores, strict=True)
-                ]
-        return results
-
-    def attention(self, source: str, translation: str) -> dict:
-        """Where the model looks while it writes `translation` of `source` (teacher-forced, one
-        decoder step per target token): {"source_tokens", "target_tokens", "weights"
-        (target tokens, source tokens)}, both token lists ending with EOS."""
-        source = source_ids(self.source_tokenizer, [source]).to_tensor()  # (1, src_len)
-        target_ids = self.target_tokenizer.tokenize(tf.constant([translation]))[0]
-        target_ids = tf.concat([target_ids, [EOS_ID]], axis=0)  # (tgt_len,)
-        encoder_outputs, mask, state = self.model.encode(source)
-        keys = self.model.precompute(encoder_outputs)
-        previous, rows = tf.constant([BOS_ID]), []
-        for token in target_ids:
-            _, state, weights = self.model.decode_step(previous, state, encoder_outputs, mask, keys)
-            rows.append(np.asarray(weights[0]))
-            previous = token[None]
-
-        def pieces(tokenizer, ids):
-            return [p.decode("utf-8") for p in tokenizer.id_to_piece(ids).numpy()]
-
-        return {
-            "source_tokens": pieces(self.source_tokenizer, source[0]),
-            "target_tokens": pieces(self.target_tokenizer, target_ids),
-            "weights": np.stack(rows),
-        }
-
-
 def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str = "auto"):
     """Translates a split with greedy search (and beam search when `beam_size` > 1), scores it
     with sacrebleu and writes `RUN/eval/<split>/report.{json,md}` (`<split>-best` or
-    `<split>-averaged` for an explicit `checkpoint`). Returns the Markdown path."""
+    `<split>-averaged` for an explicit `checkpoint`). `run_dir`: a run, or a list of runs to
+    decode as an ensemble, reported in the first run's `eval/<split>-ensemble<N>/` (N runs).
+    Returns the Markdown path."""
     translator = Translator(run_dir, checkpoint)
+    ensemble = len(translator.run_dirs) > 1
     beam_size = translator.config.decode.beam_size if beam_size is None else beam_size
     pairs = read_split(translator.config.data, split, filter_long=False)[0]
     # Other references of the split, e.g. test.kjv.txt beside test.tsv.
@@ -276,6 +212,11 @@ def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str 
     pairs, extra = pairs[:limit], {name: lines[:limit] for name, lines in extra.items()}
     sources, references = [p[0] for p in pairs], [p[1] for p in pairs]
     model = {"checkpoint": translator.checkpoint}
+    if ensemble:
+        model = {
+            "checkpoint": translator.checkpoints,
+            "ensemble": list(map(str, translator.run_dirs)),
+        }
     strategies = [("greedy", 1, model)] + ([("beam", beam_size, model)] if beam_size > 1 else [])
 
     def show(row):
@@ -319,11 +260,19 @@ def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str 
         for s in [s for s in samples if len(s["source"].split()) <= ATTENTION_MAX_WORDS][:3]
     ]
     title = f"Translation report: {split} ({Path(getattr(translator.config.data, split)).name})"
+    if ensemble:
+        title += f", ensemble of {', '.join(map(str, translator.run_dirs))}"
+    name = split if checkpoint == "auto" else f"{split}-{checkpoint}"
+    if ensemble:
+        name = f"{name}-ensemble{len(translator.run_dirs)}"
     return write_reports(
-        RunDir(run_dir).eval_dir(split if checkpoint == "auto" else f"{split}-{checkpoint}"),
+        RunDir(translator.run_dir).eval_dir(name),
         rows,
         samples,
         title,
         bleu_by_length(sources, references, hypotheses),
         attention,
     )
+
+
+__all__ = ["Translator", "source_ids"]  # re-exported: where they used to live

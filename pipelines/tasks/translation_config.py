@@ -5,6 +5,7 @@
 """
 
 import dataclasses
+from typing import ClassVar
 
 from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
@@ -124,14 +125,18 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(SharedTrainConfig):
-    """The `train` section of translation (the shared keys, and label smoothing).
+    """The `train` section of translation (the shared keys, and label smoothing). The best
+    epoch is picked by dev BLEU by default (`select_by`: loss, bleu or chrf): the dev split is
+    greedy-decoded after each epoch.
 
     Args:
         label_smoothing: label smoothing of the cross-entropy loss (0 disables it).
     """
 
+    SELECT_BY: ClassVar[tuple] = ("loss", "bleu", "chrf")
     learning_rate: float = 0.002
     label_smoothing: float = 0.1
+    select_by: str = "bleu"
 
     def rules(self) -> list:
         smoothing = ("label_smoothing", 0 <= self.label_smoothing < 1, "0 <= value < 1")

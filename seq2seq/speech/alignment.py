@@ -4,9 +4,10 @@ Times: output frame i of a model that subsamples its input by `s` covers input f
 [i*s, (i+1)*s), and input frame j is centred at j * hop / rate seconds (librosa's centred
 STFT), so output frame i spans [i, i+1) * `frame_seconds` with frame_seconds = s * hop / rate.
 A word runs from the first output frame of its first character to the end of the last frame
-of its last character (CTC emits a character as a spike, often a frame or two after it
-starts: the benchmark in `benchmarks/long_audio.py` measures the offsets against known
-boundaries).
+of its last character, plus `end_pad` seconds: CTC emits a character as a spike, and the
+last letter's spike comes before the sound of the word ends (`benchmarks/long_audio.py`
+measures the offsets against known boundaries; `decode.word_end_pad` is set from the dev
+split's). The pad never runs into the next word or past the segment.
 
 Confidence of a word: the smallest, over its characters, of the character's posterior where
 the path emits it (its best frame within the word's span). The weakest character decides, as
@@ -118,18 +119,25 @@ def word_confidence(log_probs: np.ndarray, word: str, start: int, end: int, alph
 
 
 def timed_words(
-    log_probs: np.ndarray, spans, alphabet: str, frame_seconds: float, offset: float = 0.0
+    log_probs: np.ndarray,
+    spans,
+    alphabet: str,
+    frame_seconds: float,
+    offset: float = 0.0,
+    end_pad: float = 0.0,
 ) -> list[Word]:
-    """`Word`s of [(word, start frame, end frame)] spans: seconds from `offset`, and
-    confidences from `log_probs`."""
+    """`Word`s of [(word, start frame, end frame)] spans: seconds from `offset`, each end
+    `end_pad` seconds later but no later than the next word's start or the last frame's
+    end, and confidences from `log_probs`."""
+    limits = [start for _, start, _ in spans[1:]] + [len(log_probs)] * bool(spans)
     return [
         Word(
             word,
             offset + start * frame_seconds,
-            offset + end * frame_seconds,
+            offset + min(end * frame_seconds + end_pad, limit * frame_seconds),
             word_confidence(log_probs, word, start, end, alphabet),
         )
-        for word, start, end in spans
+        for (word, start, end), limit in zip(spans, limits, strict=True)
     ]
 
 

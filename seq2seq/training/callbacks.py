@@ -1,5 +1,6 @@
 """The callbacks of a training run: the fault handling that makes a run safe to kill,
-interrupt and resume, the best-model checkpoint, early stopping, logs and a time budget.
+interrupt and resume, the task's dev scores, the best-model checkpoint, early stopping, logs
+and a time budget.
 
 The resumable state (`backup/epoch-N/`, weights with the optimizer state and the epoch) is
 written into a fresh folder renamed into place, the previous state is kept, and a state that
@@ -195,26 +196,57 @@ class Backup(keras.callbacks.BackupAndRestore):
             super().on_train_end(logs)
 
 
+class DevScores(keras.callbacks.Callback):
+    """After each epoch, adds the task's dev scores to the epoch's logs as `val_<name>` (so
+    the checkpoint, early stopping, history.csv and TensorBoard see them) and the seconds they
+    took as `dev_score_seconds`.
+
+    Args:
+        score: `score(model) -> {name: value}` (translation: greedy-decode the dev split and
+            score it with sacrebleu).
+        guard: the run's `NaNGuard` (nothing is scored after a fault).
+    """
+
+    def __init__(self, score, guard: NaNGuard):
+        super().__init__()
+        self.score, self.guard = score, guard
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.fault or logs is None:
+            return
+        start = time.monotonic()
+        scores = self.score(self.model)
+        logs["dev_score_seconds"] = time.monotonic() - start
+        logs.update({f"val_{name}": value for name, value in scores.items()})
+        shown = "  ".join(f"{name} {value:.2f}" for name, value in scores.items())
+        print(f"epoch {epoch + 1} dev {shown} ({logs['dev_score_seconds']:.1f} s)", flush=True)
+
+
+def _better(value, best, mode: str) -> bool:
+    return value < best if mode == "min" else value > best
+
+
 class BestCheckpoint(keras.callbacks.Callback):
-    """Saves the model whenever the dev loss improves on the best so far (a finite value only),
-    atomically; the model it replaces is kept as `model.previous.keras`.
+    """Saves the model whenever the monitored dev value improves on the best so far (a finite
+    value only), atomically; the model it replaces is kept as `model.previous.keras`.
 
     Args:
         path: the `.keras` file.
-        best: the best dev loss of earlier epochs (a resumed run passes its history's).
+        best: the best value of earlier epochs (a resumed run passes its history's).
+        monitor, mode: the logs key (val_loss, val_bleu, ...) and "min" or "max".
     """
 
-    def __init__(self, path, best: float = math.inf):
+    def __init__(self, path, best: float = math.inf, monitor="val_loss", mode="min"):
         super().__init__()
-        self.path, self.best = Path(path), best
+        self.path, self.best, self.monitor, self.mode = Path(path), best, monitor, mode
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("val_loss")
-        if loss is None or not math.isfinite(loss) or loss >= self.best:
+        value = (logs or {}).get(self.monitor)
+        if value is None or not math.isfinite(value) or not _better(value, self.best, self.mode):
             return
         if not _finite_weights(self.model):
             return
-        self.best = loss
+        self.best = value
 
         def save(tmp):
             self.model.save(tmp)
@@ -225,18 +257,19 @@ class BestCheckpoint(keras.callbacks.Callback):
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):
-    """Keras's early stopping on the dev loss, counting on across a resume: at the first
-    epoch of a resumed run the best dev loss and the epochs since it come from the earlier
+    """Keras's early stopping on a dev value, counting on across a resume: at the first
+    epoch of a resumed run the best value and the epochs since it come from the earlier
     epochs' rows of `history.csv` (Keras alone would start counting from zero again, so a run
     killed and resumed would train up to `patience` epochs longer than one left alone).
 
     Args:
         run: the `RunDir`.
-        patience: epochs without a lower dev loss before training stops.
+        patience: epochs without a better value before training stops.
+        monitor, mode: the logs key (val_loss, val_bleu, ...) and "min" or "max".
     """
 
-    def __init__(self, run: RunDir, patience: int):
-        super().__init__(monitor="val_loss", patience=patience)
+    def __init__(self, run: RunDir, patience: int, monitor="val_loss", mode="min"):
+        super().__init__(monitor=monitor, mode=mode, patience=patience)
         self.run = run
 
     def on_train_begin(self, logs=None):
@@ -247,25 +280,38 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         if not self._first_epoch:
             return
         self._first_epoch = False
-        losses = self.run.dev_losses().items()
-        finite = {e: x for e, x in losses if e < epoch and math.isfinite(x)}
+        values = self.run.dev_values(self.monitor).items()
+        finite = {e: x for e, x in values if e < epoch and math.isfinite(x)}
         if finite:
-            self.best_epoch = min(finite, key=lambda e: (finite[e], e))
+            sign = 1 if self.mode == "min" else -1
+            self.best_epoch = min(finite, key=lambda e: (sign * finite[e], e))
             self.best = finite[self.best_epoch]
             self.wait = epoch - 1 - self.best_epoch  # every epoch since, as Keras counts
 
 
-def make_callbacks(run: RunDir, patience: int, max_minutes: float | None = None) -> dict:
+def make_callbacks(
+    run: RunDir,
+    patience: int,
+    max_minutes: float | None = None,
+    monitor: tuple[str, str] = ("val_loss", "min"),
+    dev_scores=None,
+) -> dict:
     """The callbacks of a run by name, in the order they run: NaN guard, resumable backups,
-    checkpoint of the best model (on val_loss), early stopping, the run's clock and time
+    the task's dev scores (`dev_scores(model)`, when given), checkpoint of the best model and
+    early stopping (both on `monitor`: (logs key, "min" or "max")), the run's clock and time
     budget, CSV and TensorBoard logs, and a progress line when the output is not a terminal."""
     guard = NaNGuard()
+    column, mode = monitor
     callbacks = {
         "guard": guard,
         "terminate_on_nan": keras.callbacks.TerminateOnNaN(),
         "backup": Backup(str(run.backup), guard),
-        "checkpoint": BestCheckpoint(run.model, run.best_dev_loss()),
-        "early_stopping": EarlyStopping(run, patience),
+    }
+    if dev_scores is not None:  # before the checkpoint, early stopping, clock and logs
+        callbacks["dev_scores"] = DevScores(dev_scores, guard)
+    callbacks |= {
+        "checkpoint": BestCheckpoint(run.model, run.best_dev_value(column, mode), column, mode),
+        "early_stopping": EarlyStopping(run, patience, column, mode),
         "clock": TrainingClock(run, max_minutes),  # before the CSV logger: it adds a column
         "csv": keras.callbacks.CSVLogger(str(run.history_csv), append=True),
         "tensorboard": keras.callbacks.TensorBoard(str(run.logs), profile_batch=0),

@@ -6,6 +6,7 @@ kill, interrupt and resume) and loading a trained run.
 import dataclasses
 import logging
 import sys
+from typing import ClassVar
 
 import keras
 import tensorflow as tf
@@ -30,7 +31,7 @@ class TrainConfig:
         learning_rate: peak learning rate of Adam (after warmup; cosine decay to 1% of it).
         warmup_steps: steps of linear warmup.
         clipnorm: clip the global gradient norm to this (0: off).
-        patience: epochs without a lower dev loss before early stopping.
+        patience: epochs without a better dev value (`select_by`) before early stopping.
         max_minutes: the run's time budget (null: none): training stops after the epoch that
             crosses it, counted across resumes.
         seed: random seed of weights, shuffling and augmentation.
@@ -42,7 +43,13 @@ class TrainConfig:
             their average as model.averaged.keras, the model the run is then evaluated,
             used and exported with (translation: `--checkpoint best` for the best single
             epoch, `average` to average other kept epochs); 0: off.
+        select_by: what picks the best epoch (model.keras) and what early stopping
+            watches: loss (the dev loss), or a dev score the task computes after each epoch
+            (translation: bleu or chrf, greedy decoding of the dev split), logged to
+            history.csv and TensorBoard as val_bleu / val_chrf.
     """
+
+    SELECT_BY: ClassVar[tuple] = ("loss",)  # a task that scores its dev split adds its scores
 
     epochs: int = 10
     learning_rate: float = 0.001
@@ -54,6 +61,7 @@ class TrainConfig:
     deterministic: bool = False
     precision: str = "float32"
     average_last: int = 0
+    select_by: str = "loss"
 
     def __post_init__(self):
         validate(self, "train", self.rules())
@@ -68,7 +76,16 @@ class TrainConfig:
             ("max_minutes", self.max_minutes is None or self.max_minutes > 0, "null or > 0"),
             ("precision", self.precision in PRECISIONS, f"one of {PRECISIONS}"),
             ("average_last", self.average_last == 0 or self.average_last >= 2, "0 (off) or >= 2"),
+            ("select_by", self.select_by in self.SELECT_BY, f"one of {self.SELECT_BY}"),
         ]
+
+    @property
+    def monitor(self) -> tuple[str, str]:
+        """(history column, "min" or "max") of `select_by`: val_loss is lowest-best, a score
+        highest-best."""
+        if self.select_by == "loss":
+            return "val_loss", "min"
+        return f"val_{self.select_by}", "max"
 
 
 def make_optimizer(learning_rate: float, total_steps: int, warmup_steps: int, clipnorm: float):
@@ -135,10 +152,13 @@ def drop_small_batches(ds, min_rows: int, split: str):
     return kept.apply(tf.data.experimental.assert_cardinality(batches))
 
 
-def fit(model, train_ds, dev_ds, run_dir, train_config):
-    """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes` from
-    `train_config`); writes the COMPLETE marker when training ends. Returns the History (None
-    when a resumed run's time budget was already spent).
+def fit(model, train_ds, dev_ds, run_dir, train_config, dev_scores=None):
+    """`model.fit` with the shared callbacks (`epochs`, `patience`, `max_minutes`,
+    `select_by` from `train_config`); writes the COMPLETE marker when training ends. Returns
+    the History (None when a resumed run's time budget was already spent).
+
+    `dev_scores(model) -> {name: value}`: the task's dev scores after each epoch (logged as
+    val_<name>); `train_config.select_by` other than loss needs it.
 
     Ctrl-C stops with the backup of the last finished epoch kept (rerun to resume); a NaN or
     infinite loss raises FloatingPointError naming the step, with the best checkpoint and the
@@ -158,7 +178,11 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
             f"({spent:.1f} min over {resumed} epochs)"
         )
         return _finish(run, resumed)
-    callbacks = make_callbacks(run, train_config.patience, train_config.max_minutes)
+    if train_config.select_by != "loss" and dev_scores is None:
+        raise ValueError(f"train.select_by {train_config.select_by}: this task has no dev scores")
+    callbacks = make_callbacks(
+        run, train_config.patience, train_config.max_minutes, train_config.monitor, dev_scores
+    )
     if train_config.average_last:
         callbacks["epoch_weights"] = EpochWeights(run, train_config.average_last)
     try:
@@ -178,7 +202,7 @@ def fit(model, train_ds, dev_ds, run_dir, train_config):
         raise
     if callbacks["guard"].fault:
         raise FloatingPointError(
-            f"{callbacks['guard'].fault}; training stopped. {run.model} (best dev loss) and "
+            f"{callbacks['guard'].fault}; training stopped. {run.model} (the best epoch) and "
             "the backup of the last finished epoch are kept: lower train.learning_rate or "
             "train.clipnorm and rerun the same command to resume"
         )
@@ -200,9 +224,9 @@ CHECKPOINTS = ("auto", "best", "averaged")
 
 def load_run(run_dir, config_class, checkpoint: str = "auto"):
     """The resolved config and a model of a trained run directory: `checkpoint` "best" (the
-    lowest dev loss), "averaged" (`train.average_last`'s average) or "auto" (the averaged model
-    when the run has one, else the best). An unreadable `model.keras` is reported and
-    `model.previous.keras` (the best before it) used."""
+    best epoch by `train.select_by`), "averaged" (`train.average_last`'s average) or "auto"
+    (the averaged model when the run has one, else the best). An unreadable `model.keras`
+    is reported and `model.previous.keras` (the best before it) used."""
     run = RunDir(run_dir)
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"checkpoint {checkpoint!r}: expected one of {CHECKPOINTS}")

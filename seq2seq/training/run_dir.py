@@ -5,7 +5,7 @@ RUN/
   data_summary.json         what the data preparation kept and left out
   tokenizers/               translation: source.model, target.model
   feature_stats.json        speech: the features' mean and deviation
-  model.keras               the best model (lowest dev loss)
+  model.keras               the best model (by train.select_by: dev loss, BLEU or chrF)
   model.previous.keras      the best model before it (a fallback if model.keras is damaged)
   epochs/epoch-N.weights.h5 train.average_last: the weights of the last epochs
   model.averaged.keras      their average (evaluate, translate and export use it when present)
@@ -70,13 +70,20 @@ class RunDir:
 
     def dev_losses(self) -> dict[int, float]:
         """{epoch (0-based): dev loss} of the epochs in the history."""
-        return {r["epoch"]: r["val_loss"] for r in self.history() if "val_loss" in r}
+        return self.dev_values("val_loss")
 
-    def best_dev_loss(self) -> float:
-        """The lowest finite dev loss of any row (inf if none); a rerun epoch's first row counts
-        too: `model.keras` may hold the model it saved."""
-        losses = [r["val_loss"] for r in self._rows() if "val_loss" in r]
-        return min([x for x in losses if math.isfinite(x)], default=math.inf)
+    def dev_values(self, column: str) -> dict[int, float]:
+        """{epoch (0-based): value} of a history column (val_loss, val_bleu, ...)."""
+        return {r["epoch"]: r[column] for r in self.history() if column in r}
+
+    def best_dev_value(self, column: str = "val_loss", mode: str = "min") -> float:
+        """The best finite value of a history column in any row (lowest for `mode` min,
+        highest for max; inf or -inf if none); a rerun epoch's first row counts too:
+        `model.keras` may hold the model it saved."""
+        values = [r[column] for r in self._rows() if column in r and math.isfinite(r[column])]
+        if mode == "min":
+            return min(values, default=math.inf)
+        return max(values, default=-math.inf)
 
     def minutes_spent(self, epochs: int) -> float:
         """The run's training minutes at the end of its first `epochs` epochs (0 for none): the

@@ -32,7 +32,8 @@ def _rows_vary(structure):
 
 class SequenceDecoder(tf.Module):
     """Greedy and beam search over a model with `encode` and `decode_step`
-    (`seq2seq.translation.model.Seq2SeqTranslator`).
+    (`seq2seq.translation.model.Seq2SeqTranslator`, the Transformer, or an `Ensemble` of
+    them).
 
     Args:
         model: the translation model.
@@ -120,9 +121,10 @@ class SequenceDecoder(tf.Module):
         encoder_outputs, source_mask, state, limits = self._start(source)
         batch, k = tf.shape(source)[0], beam_size
         # Every beam is a row of a (batch * k) batch: row b * k + i is beam i of sentence b.
-        encoder_outputs = tf.repeat(encoder_outputs, k, axis=0)
-        source_mask = tf.repeat(source_mask, k, axis=0)
-        state = [tf.repeat(s, k, axis=0) for s in state]
+        # Nested structures: an ensemble (`seq2seq.translation.ensemble`) keeps one per member.
+        encoder_outputs, source_mask, state = tf.nest.map_structure(
+            lambda t: tf.repeat(t, k, axis=0), (encoder_outputs, source_mask, state)
+        )
         limits = tf.reshape(tf.repeat(limits, k, axis=0), [batch, k])
         projected_keys = self.model.precompute(encoder_outputs)
 
@@ -172,7 +174,7 @@ class SequenceDecoder(tf.Module):
                 [tf.gather(sequences, parents, batch_dims=1), tokens[..., tf.newaxis]], axis=-1
             )
             rows = tf.reshape(tf.range(batch)[:, tf.newaxis] * k + parents, [-1])
-            state = [tf.gather(s, rows) for s in state]
+            state = tf.nest.map_structure(lambda s, rows=rows: tf.gather(s, rows), state)
             tokens = tf.reshape(tokens, [-1])
             step += 1
         return sequences, scores, lengths

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.helpers import assert_png
+from tests.helpers import assert_png, tiny_speech_data
 from tests.pipelines.helpers import run_without_toolkit
 
 pytestmark = pytest.mark.slow
@@ -28,10 +28,7 @@ def _cli(*args, expect=0):
 
 
 def _tiny_data(tiny_speech, cache_dir) -> list[str]:
-    """--set values pointing configs/asr/tiny.yaml at the tiny corpus and a cache folder."""
-    return [
-        f"data.{split}={tiny_speech / f'{split}.jsonl'}" for split in ("train", "dev", "test")
-    ] + [f"data.cache_dir={cache_dir}"]
+    return tiny_speech_data(tiny_speech, cache_dir)
 
 
 def _train(run, tiny_speech, cache_dir, *overrides):
@@ -48,10 +45,8 @@ def _train(run, tiny_speech, cache_dir, *overrides):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_speech, tmp_path_factory):
-    run = tmp_path_factory.mktemp("asr_run")
-    _train(run, tiny_speech, run / "cache")
-    return run
+def run_dir(speech_run):
+    return speech_run
 
 
 def test_train_writes_the_run_directory_and_learns(run_dir):
@@ -209,26 +204,8 @@ def test_global_normalization_and_mfcc_run(tiny_speech, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def talkative_run(run_dir, tmp_path_factory):
-    """The tiny run with a random output layer that never picks the blank, so greedy decoding
-    emits many characters that depend on the features: transcripts then compare the whole
-    path (features, network, decoding)."""
-    import shutil
-
-    import keras
-
-    import seq2seq.speech.model  # noqa: F401 (registers the model class)
-
-    run = tmp_path_factory.mktemp("talkative")
-    shutil.copy(run_dir / "config.yaml", run / "config.yaml")
-    model = keras.saving.load_model(run_dir / "model.keras")
-    kernel, bias = model.output_projection.get_weights()
-    kernel = np.random.default_rng(0).normal(0, 2, kernel.shape).astype("float32")
-    bias[:] = 0.0
-    bias[0] = -20.0  # never blank
-    model.output_projection.set_weights([kernel, bias])
-    model.save(run / "model.keras")
-    return run
+def talkative_run(talkative_speech_run):
+    return talkative_speech_run
 
 
 def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech, tmp_path):

@@ -28,20 +28,8 @@ def _cli(*args, stdin=None):
 
 
 @pytest.fixture(scope="module")
-def run_dir(tiny_corpus, tmp_path_factory):
-    run = tmp_path_factory.mktemp("run")
-    _cli(
-        "train",
-        "--config",
-        "configs/translate/tiny.yaml",
-        "--run-dir",
-        str(run),
-        "--set",
-        f"data.train={tiny_corpus / 'train.tsv'}",
-        f"data.dev={tiny_corpus / 'dev.tsv'}",
-        f"data.test={tiny_corpus / 'test.tsv'}",
-    )
-    return run
+def run_dir(translation_run):
+    return translation_run
 
 
 def test_train_writes_the_run_directory(run_dir):
@@ -73,6 +61,20 @@ def test_rerunning_a_finished_run_keeps_its_model(run_dir, tiny_corpus):
     )
     assert "is already trained" in result.stdout
     assert (run_dir / "model.keras").read_bytes() == model_bytes
+
+
+def test_the_best_model_is_the_epoch_of_the_best_dev_bleu(run_dir):
+    """train.select_by bleu (the default): every epoch's dev BLEU and chrF are in history.csv,
+    and model.keras scores the highest of them when evaluate decodes the dev split."""
+    from seq2seq.training.run_dir import RunDir
+
+    history = RunDir(run_dir).history()
+    assert all({"val_bleu", "val_chrf", "val_loss", "dev_score_seconds"} <= set(r) for r in history)
+    bleu = [r["val_bleu"] for r in history]
+    assert max(bleu) > bleu[0]  # it learned: the selection had something to choose from
+    _cli("evaluate", "--run-dir", str(run_dir), "--split", "dev", "--beam-size", "1")
+    (row,) = json.loads((run_dir / "eval" / "dev" / "report.json").read_text())["results"]
+    assert row["bleu"] == pytest.approx(max(bleu), abs=0.006)
 
 
 def test_evaluate_reports_greedy_and_beam(run_dir, tiny_corpus):
@@ -133,6 +135,32 @@ def test_translate_keeps_input_order(run_dir):
     # Word-level checks that need the right order and the learned adjective reordering.
     assert outputs[0] == "The king sees the green house."
     assert outputs[2].startswith("The dog")
+
+
+def test_an_ensemble_of_a_run_with_itself_scores_as_the_run(run_dir, tmp_path):
+    import shutil
+
+    from pipelines.tasks.translation import Translator
+
+    for runs in (["--run-dir", str(run_dir)], ["--run-dir", str(run_dir)] * 2):
+        _cli("evaluate", *runs, "--split", "test", "--beam-size", "3", "--limit", "20")
+    alone = json.loads((run_dir / "eval" / "test" / "report.json").read_text())["results"]
+    report = json.loads((run_dir / "eval" / "test-ensemble2" / "report.json").read_text())
+    assert [r["bleu"] for r in report["results"]] == [r["bleu"] for r in alone]
+    assert report["results"][0]["decoding"]["ensemble"] == [str(run_dir)] * 2
+    # Scoring (forced decoding) by the ensemble: the run's own log-probabilities.
+    from pipelines.tasks.scoring import score_pairs
+
+    pairs = [("El rey ve la casa verde.", "The king sees the green house.")]
+    (alone_score,) = score_pairs(Translator(run_dir), pairs)
+    (ensemble_score,) = score_pairs(Translator([run_dir, run_dir]), pairs)
+    np.testing.assert_allclose(ensemble_score, alone_score, rtol=1e-5)
+    # Runs whose tokenizers differ cannot be ensembled: their token ids mean different words.
+    other = tmp_path / "other"
+    shutil.copytree(run_dir, other, ignore=shutil.ignore_patterns("eval", "logs"))
+    shutil.copy(other / "tokenizers" / "source.model", other / "tokenizers" / "target.model")
+    with pytest.raises(ValueError, match="must share their tokenizers: .*target.model"):
+        Translator([run_dir, other])
 
 
 def test_n_best_lists_the_beams_best_first(run_dir):

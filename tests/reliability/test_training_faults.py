@@ -2,10 +2,10 @@
 loss, a full disk, a corrupt checkpoint, an untrusted model file."""
 
 import csv
+import dataclasses
 import errno
 import json
 import logging
-import types
 
 import keras
 import numpy as np
@@ -15,11 +15,11 @@ import tensorflow as tf
 from seq2seq.files import DiskFullError, atomic_write, write_text
 from seq2seq.losses import MaskedSparseCrossEntropy
 from seq2seq.training.callbacks import BestCheckpoint
-from seq2seq.training.fit import fit, load_run
+from seq2seq.training.fit import TrainConfig, fit, load_run
 from seq2seq.training.run_dir import RunDir
 from tests.seq2seq.helpers import batch, tiny_model
 
-TRAIN = types.SimpleNamespace(epochs=4, patience=10, max_minutes=None, average_last=0)
+TRAIN = TrainConfig(epochs=4, patience=10)
 
 
 def _compiled(seed=0):
@@ -64,7 +64,7 @@ def _fit_with(run, model, fault=None, epochs=4, max_minutes=None):
             _data(),
             _data(),
             run,
-            types.SimpleNamespace(**{**vars(TRAIN), "epochs": epochs, "max_minutes": max_minutes}),
+            dataclasses.replace(TRAIN, epochs=epochs, max_minutes=max_minutes),
         )
 
 

@@ -35,6 +35,19 @@ def test_times_are_frames_times_frame_seconds_from_the_offset():
     assert word.start == pytest.approx(10.08) and word.end == pytest.approx(10.16)
 
 
+def test_word_ends_are_padded_up_to_the_next_word_and_the_last_frame():
+    log_probs = _posteriors("_ab_ c cc")  # ab: frames 1-2, c: 5, c: 7-8 (the last frame)
+    spans = greedy_words(log_probs, ALPHABET)
+    assert spans == [("ab", 1, 3), ("c", 5, 6), ("c", 7, 9)]
+    ends = [w.end for w in timed_words(log_probs, spans, ALPHABET, 0.04, 1.0, end_pad=0.05)]
+    # ab: 1.12 + 0.05; c: 1.24 + 0.05 = 1.29, but the next c starts at 1.28; the last frame ends
+    # at 1.36.
+    assert ends == pytest.approx([1.17, 1.28, 1.36])
+    unpadded = [w.end for w in timed_words(log_probs, spans, ALPHABET, 0.04, 1.0)]
+    assert unpadded == pytest.approx([1.12, 1.24, 1.36])
+    assert timed_words(log_probs, [], ALPHABET, 0.04, end_pad=0.05) == []  # a noise segment
+
+
 def test_word_confidence_is_its_weakest_character():
     log_probs = _posteriors("_ab_ c")
     log_probs[2] = np.log([0.2, 0.1, 0.1, 0.55, 0.05])  # "b" at 0.55, still the best class

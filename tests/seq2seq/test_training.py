@@ -134,4 +134,56 @@ def test_history_keeps_the_last_row_of_a_rerun_epoch(tmp_path):
     rows = run.history()
     assert [(r["epoch"], r["val_loss"]) for r in rows] == [(0, 2.0), (1, 1.8), (2, 1.5)]
     assert run.minutes_spent(2) == 2.5 and run.minutes_spent(0) == 0.0
-    assert run.best_dev_loss() == 1.0  # the first row of the rerun epoch counts here
+    assert run.best_dev_value() == 1.0  # the first row of the rerun epoch counts here
+
+
+def test_selection_by_a_dev_score_keeps_the_highest_and_logs_it(tmp_path):
+    """select_by bleu: the dev scores go into the epoch's logs before the checkpoint, early
+    stopping and the CSV log read them; model.keras is the epoch of the highest val_bleu."""
+    run = RunDir(tmp_path)
+    scores = iter([10.0, 30.0, 20.0, 25.0, 15.0])
+    callbacks = make_callbacks(
+        run, patience=3, monitor=("val_bleu", "max"), dev_scores=lambda m: {"bleu": next(scores)}
+    )
+    names = list(callbacks)
+    assert names.index("dev_scores") < min(names.index(n) for n in ("checkpoint", "csv"))
+    model = tiny_model()
+    model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(True))
+    inputs, targets = batch()
+    saved = []
+
+    class Weights(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            saved.append(self.model.get_weights())
+
+    history = model.fit(
+        inputs,
+        targets,
+        validation_data=(inputs, targets),
+        epochs=10,
+        verbose=0,
+        callbacks=[*callbacks.values(), Weights()],
+    )
+    # Best at epoch 1 (30.0); patience 3 stops after epoch 4, the last score.
+    assert history.epoch == [0, 1, 2, 3, 4]
+    bleu = run.dev_values("val_bleu")
+    assert bleu == {0: 10.0, 1: 30.0, 2: 20.0, 3: 25.0, 4: 15.0}
+    assert all(r["dev_score_seconds"] >= 0 for r in run.history())
+    best = keras.saving.load_model(run.model)
+    for ours, theirs in zip(best.get_weights(), saved[max(bleu, key=bleu.get)], strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert run.best_dev_value("val_bleu", "max") == 30.0
+    assert run.best_dev_value("val_loss") == min(run.dev_losses().values())
+
+
+def test_early_stopping_on_a_score_counts_on_after_a_resume(tmp_path):
+    (tmp_path / "history.csv").write_text(
+        "epoch,val_loss,val_bleu\n0,2.0,10.0\n1,1.5,22.0\n2,1.4,nan\n3,1.3,21.0\n"
+    )
+    stopping = EarlyStopping(RunDir(tmp_path), patience=3, monitor="val_bleu", mode="max")
+    stopping.on_train_begin()
+    stopping.on_epoch_begin(4)
+    assert (stopping.best, stopping.best_epoch, stopping.wait) == (22.0, 1, 2)
+    stopping.set_model(tiny_model())
+    stopping.on_epoch_end(4, {"val_bleu": 21.5})  # not better: the third epoch without
+    assert stopping.model.stop_training

@@ -1,0 +1,135 @@
+"""The server's web page in a real headless browser (Debian's chromium, driven by Selenium and
+chromium-driver): translate a typed sentence, transcribe an uploaded WAV with its words
+highlighted as the audio plays, no console errors. The screenshot is kept in
+$TEST_ARTIFACTS (default test-artifacts/)."""
+
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def server(translation_run, talkative_speech_run):
+    import uvicorn
+
+    from pipelines.serving.app import create_app
+    from pipelines.serving.services import SpeechService, TranslationService
+
+    app = create_app(TranslationService(translation_run), SpeechService(talkative_speech_run))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the server did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM and DRIVER, "make test-deps installs chromium and chromium-driver"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio"):
+        options.add_argument(flag)
+    options.add_argument("--window-size=1100,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(DRIVER))
+    yield driver
+    driver.quit()
+
+
+def _wait(condition, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError("the page did not get there in time")
+
+
+def test_the_page_translates_and_transcribes(server, browser, tiny_speech):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    find = browser.find_element
+    _wait(lambda: "translate:" in find(By.ID, "models").text)
+    source = find(By.ID, "source")
+    source.clear()
+    source.send_keys("El rey ve la casa verde.")
+    find(By.ID, "beam").click()  # beam search
+    find(By.ID, "translate").click()
+    translation = _wait(lambda: find(By.ID, "translation").text)
+    assert translation == "The king sees the green house."
+
+    wav = tiny_speech / "wavs/test/test-000000.wav"
+    find(By.ID, "audio-file").send_keys(str(wav))
+    find(By.ID, "transcribe").click()
+    spans = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#transcript .word"))
+    import httpx2
+
+    expected = httpx2.post(
+        server + "/v1/transcribe", content=wav.read_bytes(), headers={"Content-Type": "audio/wav"}
+    ).json()
+    words = [w for s in expected["segments"] for w in s["words"]]
+    assert [s.text for s in spans] == [w["word"] for w in words]
+    # The word under the playhead is highlighted.
+    middle = (words[1]["start"] + words[1]["end"]) / 2
+    browser.execute_script(
+        "const p = document.getElementById('player');"
+        "p.currentTime = arguments[0]; p.dispatchEvent(new Event('timeupdate'));",
+        middle,
+    )
+    current = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#transcript .word.current"))
+    assert [s.text for s in current] == [words[1]["word"]]
+
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+    artifacts = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts"))
+    artifacts.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(artifacts / "server_page.png"))
+    assert (artifacts / "server_page.png").stat().st_size > 10_000
+
+
+def test_an_error_is_shown_not_thrown(server, browser):
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    _wait(lambda: "translate:" in browser.find_element(By.ID, "models").text)
+    browser.find_element(By.ID, "token").send_keys("not-needed-here")  # ignored without one
+    source = browser.find_element(By.ID, "source")
+    source.clear()
+    source.send_keys("a" * 1001)  # over the server's 1000 characters
+    browser.find_element(By.ID, "translate").click()
+    status = _wait(
+        lambda: (
+            browser.find_element(By.ID, "status").text
+            if "413" in browser.find_element(By.ID, "status").text
+            else None
+        )
+    )
+    assert "characters" in status
+    severe = [
+        e
+        for e in browser.get_log("browser")
+        if e["level"] == "SEVERE" and "413" not in e["message"]  # the failed fetch itself
+    ]
+    assert not severe, severe
