@@ -186,6 +186,7 @@ def _profile_training(model, batches, steps, trace_dir, name):
 def profile_translation(config_path, settings, steps, trace_dir) -> dict:
 
     from pipelines.tasks import translation as translator
+    from pipelines.tasks.translator import source_ids
     from seq2seq.config import load_config
     from seq2seq.translation.decoding import SequenceDecoder
 
@@ -195,7 +196,7 @@ def profile_translation(config_path, settings, steps, trace_dir) -> dict:
     result = {"config": config_path, "parameters": model.count_params()}
     result["train_step"] = _profile_training(model, batches, steps, trace_dir, "translate_train")
     dev = [p[0] for p in translator.read_split(config.data, "dev")[0]][: config.decode.batch_size]
-    ids = translator.source_ids(source_tok, dev).to_tensor()  # normalized, with EOS
+    ids = source_ids(source_tok, dev).to_tensor()  # normalized, with EOS
     decode = config.decode
     decoder = SequenceDecoder(model, decode.max_length_ratio, decode.max_length_offset)
     for beam in (1, 5):

@@ -87,6 +87,7 @@ def measure(args) -> dict:
     from benchmarks.flops import translation_training_flops
     from data_prep.pipeline import make_translation_dataset
     from pipelines.tasks import translation as translator
+    from pipelines.tasks.translator import source_ids
     from seq2seq.config import load_config
     from seq2seq.translation.decoding import SequenceDecoder
 
@@ -138,7 +139,7 @@ def measure(args) -> dict:
         trained = translator.Translator(args.run_dir)
         decode_model, source_tok = trained.model, trained.source_tokenizer
     dev = [p[0] for p in translator.read_split(config.data, "dev")[0]][: args.sentences]
-    ids = translator.source_ids(source_tok, dev)  # normalized, with EOS, as trained
+    ids = source_ids(source_tok, dev)  # normalized, with EOS, as trained
     decoder = SequenceDecoder(
         decode_model,
         config.decode.max_length_ratio,

@@ -1,6 +1,6 @@
 """Serve trained models over HTTP, with a web page: translate and transcribe.
 
-python -m pipelines.serve --translate runs/bible_small --asr runs/asr_synth [--port 8000]
+python -m pipelines.serve --translate runs/bible_small --asr runs/asr_small [--port 8000]
 
 Then open http://127.0.0.1:8000/ or call the JSON API (see README "Serving"):
   curl -s localhost:8000/v1/translate -H 'Content-Type: application/json' \\
@@ -25,11 +25,11 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 def _parser():
     parser = cli.Parser(
         prog="python -m pipelines.serve",
-        description="Serve a translation model and/or a speech model (run directories or "
-        "exported SavedModels) over HTTP: a web page at /, the JSON API at /v1/translate and "
-        "/v1/transcribe, /health, /metrics (Prometheus) and /openapi.json. Concurrent requests "
-        "are batched into shared model calls. SIGTERM or Ctrl-C finishes the requests in "
-        "flight, then stops.",
+        description="Serve a translation model and/or a speech model (run directories or\n"
+        "exported SavedModels) over HTTP: a web page at /, the JSON API at /v1/translate and\n"
+        "/v1/transcribe, /health, /metrics (Prometheus) and /openapi.json. Concurrent\n"
+        "requests are batched into shared model calls. SIGTERM or Ctrl-C finishes the\n"
+        "requests in flight, then stops.",
         epilog=__doc__.split("\n\n", 1)[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -47,7 +47,7 @@ def _parser():
         help="address to bind (default 127.0.0.1: this machine only; 0.0.0.0 exposes it, "
         "so set a token)",
     )
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--port", type=int, default=8000, help="default 8000")
     parser.add_argument(
         "--token",
         default=None,
@@ -88,22 +88,18 @@ def run(args):
     if not args.translate and not args.asr:
         raise ValueError("nothing to serve: give --translate RUN, --asr RUN, or both")
     token = args.token or os.environ.get(TOKEN_VARIABLE) or None
+    limits = Limits(
+        args.max_body_mb,
+        args.max_audio_seconds,
+        args.max_sentences,
+        args.max_chars,
+        args.max_beam_size,
+        args.timeout,
+    )  # checked before the models load
+    batching = Batching(not args.no_batching, args.batch_items, args.batch_wait_ms)
     translation = TranslationService(args.translate, args.checkpoint) if args.translate else None
     speech = SpeechService(args.asr) if args.asr else None
-    app = create_app(
-        translation,
-        speech,
-        Limits(
-            args.max_body_mb,
-            args.max_audio_seconds,
-            args.max_sentences,
-            args.max_chars,
-            args.max_beam_size,
-            args.timeout,
-        ),
-        Batching(not args.no_batching, args.batch_items, args.batch_wait_ms),
-        token,
-    )
+    app = create_app(translation, speech, limits, batching, token)
     logging.getLogger("pipelines.serving").setLevel(logging.INFO)
     config = uvicorn.Config(
         app,

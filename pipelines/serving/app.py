@@ -294,6 +294,3 @@ def create_app(
         return {**result, "model": str(speech.path)}
 
     return app
-
-
-__all__ = ["create_app", "Limits", "Batching"]  # what the command and the tests use

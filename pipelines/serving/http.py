@@ -32,6 +32,12 @@ class Limits:
     max_beam_size: int = 16
     timeout: float = 60.0
 
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if not getattr(self, field.name) > 0:
+                flag = "--" + field.name.replace("_", "-")
+                raise ValueError(f"{flag} {getattr(self, field.name)}: must be positive")
+
 
 @dataclasses.dataclass(frozen=True)
 class Batching:
@@ -42,6 +48,12 @@ class Batching:
     enabled: bool = True
     max_items: int = 64
     max_wait_ms: float = 5.0
+
+    def __post_init__(self):
+        if self.max_items < 1:
+            raise ValueError(f"--batch-items {self.max_items}: at least 1")
+        if self.max_wait_ms < 0:
+            raise ValueError(f"--batch-wait-ms {self.max_wait_ms}: 0 or more")
 
 
 class TranslateRequest(BaseModel):

@@ -21,7 +21,7 @@ from data_prep.subword import SubwordTokenizer
 from pipelines.reports.evaluation import bleu_by_length, score_translations, write_reports
 from pipelines.tasks import base
 from pipelines.tasks.translation_config import DataConfig, TranslationConfig
-from pipelines.tasks.translator import Translator, source_ids, translate_with
+from pipelines.tasks.translator import Translator, translate_with
 from seq2seq.files import write_text
 from seq2seq.losses import MaskedSparseCrossEntropy, masked_accuracy
 from seq2seq.training.fit import with_known_length
@@ -273,6 +273,3 @@ def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str 
         bleu_by_length(sources, references, hypotheses),
         attention,
     )
-
-
-__all__ = ["Translator", "source_ids"]  # re-exported: where they used to live

@@ -6,6 +6,7 @@ import time
 import pytest
 
 from pipelines.serving.batching import DynamicBatcher
+from pipelines.serving.http import Batching, Limits
 
 
 def _run(coroutine):
@@ -111,3 +112,12 @@ def test_a_timed_out_request_is_left_out_of_the_next_call():
 
     _run(main())
     assert [items for _, items in model.calls] == [["a"]]
+
+
+def test_settings_out_of_range_are_refused_naming_the_flag():
+    with pytest.raises(ValueError, match="--max-sentences 0: must be positive"):
+        Limits(max_sentences=0)
+    with pytest.raises(ValueError, match="--timeout -1"):
+        Limits(timeout=-1)
+    with pytest.raises(ValueError, match="--batch-items 0"):
+        Batching(max_items=0)

@@ -49,6 +49,9 @@ def browser():
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--mute-audio"):
         options.add_argument(flag)
+    # A fake microphone (a beeping tone), allowed without asking: the Record button's path.
+    options.add_argument("--use-fake-device-for-media-stream")
+    options.add_argument("--use-fake-ui-for-media-stream")
     options.add_argument("--window-size=1100,900")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(DRIVER))
@@ -132,4 +135,26 @@ def test_an_error_is_shown_not_thrown(server, browser):
         for e in browser.get_log("browser")
         if e["level"] == "SEVERE" and "413" not in e["message"]  # the failed fetch itself
     ]
+    assert not severe, severe
+
+
+def test_recording_from_the_microphone_sends_a_wav(server, browser):
+    """Record, then Stop: the page encodes the microphone's samples as a WAV, uploads it and
+    shows the transcript of that many seconds of audio (the fake microphone beeps)."""
+    from selenium.webdriver.common.by import By
+
+    browser.get(server + "/")
+    find = browser.find_element
+    _wait(lambda: "transcribe:" in find(By.ID, "models").text)
+    find(By.ID, "record").click()
+    _wait(lambda: find(By.ID, "record").text == "Stop")
+    time.sleep(1.5)
+    find(By.ID, "record").click()
+    status = _wait(
+        lambda: "transcribed" in find(By.ID, "status").text and find(By.ID, "status").text
+    )
+    seconds = float(status.split(" s of audio")[0])
+    assert 1.0 <= seconds <= 5.0, status
+    assert find(By.ID, "player").get_attribute("src").startswith("blob:")
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
