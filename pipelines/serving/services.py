@@ -123,9 +123,8 @@ class SpeechService:
         from pipelines.tasks.long_transcription import batch_groups, decode_pieces
 
         beam = self.decoder(beam_size)
-        budget = self.config.decode.batch_frames * self.config.features.hop_length / self.rate
         results = []
-        for group in batch_groups(pieces, budget):
+        for group in batch_groups(pieces, self.config):
             results += decode_pieces(self.model, group, beam)
         return results
 

@@ -110,8 +110,11 @@ def _summarize(segment: dict) -> None:
     segment["confidence"] = utterance_confidence(segment["words"])
 
 
-def batch_groups(pieces, budget_seconds: float):
-    """Consecutive groups of segments of about `budget_seconds` of audio each."""
+def batch_groups(pieces, config):
+    """Consecutive groups of segments decoded together: about `decode.batch_frames` feature
+    frames of audio each."""
+    budget_seconds = config.decode.batch_frames * config.features.hop_length
+    budget_seconds /= config.features.sample_rate
     group, seconds = [], 0.0
     for piece in pieces:
         group.append(piece)
@@ -149,10 +152,9 @@ def transcribe_long(
     rate = config.features.sample_rate
     segmenting = segmenting or segment_config(config)
     blocks = read_blocks(open_source(source), rate, segmenting.block_seconds, name)
-    budget = config.decode.batch_frames * config.features.hop_length / rate
     results, duration = [], 0.0
     counted = _Counter(blocks)
-    for group in batch_groups(segments(counted, rate, segmenting), budget):
+    for group in batch_groups(segments(counted, rate, segmenting), config):
         for piece, decoded in zip(
             group, decode_pieces(recognizer, group, beam, n_best), strict=True
         ):
