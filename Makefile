@@ -27,6 +27,9 @@ DEMO_APT_PACKAGES := $(APT_PACKAGES) megaglest-data
 REAL_SPEECH_APT_PACKAGES := klettres-data ktuberling-data tuxpaint-stamps-default alsa-utils
 # The tests render the HTML comparison report and drive the server's page in headless Chromium.
 TEST_APT_PACKAGES := $(APT_PACKAGES) chromium chromium-driver
+# The tests run in parallel worker processes (pytest-xdist), one per core up to 4: most of a
+# test's time is single-threaded (imports, tracing, tiny models), so two workers keep 2 cores busy.
+TEST_WORKERS ?= auto
 TRANSLATE_RUN := $(if $(QUICK),runs/quick,$(RUN))
 SPEECH_RUN := $(if $(QUICK),runs/asr_quick,$(ASR_RUN))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -54,7 +57,7 @@ demo: system-deps install corpus speech-corpus real-speech
 
 test: test-deps install
 	.venv/bin/ruff format --check . && .venv/bin/ruff check .
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxprocesses 4 --dist worksteal
 
 system-deps:
 	@$(MAKE) --no-print-directory apt PACKAGES="$(DEMO_APT_PACKAGES)"

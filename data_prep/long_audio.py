@@ -69,13 +69,16 @@ class SegmentConfig:
 @dataclasses.dataclass
 class Segment:
     """A piece of a recording: mono audio from `start` seconds; `overlap_before` and
-    `overlap_after` are the seconds it shares with its neighbours (0 at a pause)."""
+    `overlap_after` are the seconds it shares with its neighbours (0 at a pause);
+    `speech_end` the end of the last frame the detector called speech, in seconds of the
+    recording, where the piece ends at a pause (None where it ends at a window cut)."""
 
     start: float
     audio: np.ndarray
     sample_rate: int
     overlap_before: float = 0.0
     overlap_after: float = 0.0
+    speech_end: float | None = None
 
     @property
     def end(self) -> float:
@@ -202,16 +205,24 @@ def segments(blocks, sample_rate: int, config: SegmentConfig = SegmentConfig()):
             break
     else:  # the whole recording fits one segment
         audio = np.concatenate(head) if head else np.zeros(0, np.float32)
-        if _has_speech(audio, sample_rate, config):
-            yield Segment(0.0, audio, sample_rate)
+        speech_end = _speech_end(audio, sample_rate, config)
+        if speech_end is not None:
+            yield Segment(0.0, audio, sample_rate, speech_end=speech_end)
         return
     yield from _split(itertools.chain(head, blocks), sample_rate, config)
 
 
-def _has_speech(audio, sample_rate: int, config: SegmentConfig) -> bool:
+def _speech_end(audio, sample_rate: int, config: SegmentConfig) -> float | None:
+    """Seconds at the end of the last frame of speech in `audio` (None: no speech). The
+    frames are judged in order, as `_split` does: the detector adapts to what it has heard."""
     frame = sample_rate * config.frame_ms // 1000
     is_speech = _Detector(sample_rate, config)
-    return any(is_speech(audio[i : i + frame]) for i in range(0, len(audio) - frame + 1, frame))
+    ends = [
+        i + frame
+        for i in range(0, len(audio) - frame + 1, frame)
+        if is_speech(audio[i : i + frame])
+    ]
+    return ends[-1] / sample_rate if ends else None
 
 
 def _split(blocks, sample_rate: int, config: SegmentConfig):
@@ -231,7 +242,8 @@ def _split(blocks, sample_rate: int, config: SegmentConfig):
 
     def piece(start, end, before, after):
         audio = buffer[start - buffer_start : end - buffer_start]
-        return Segment(start / sample_rate, audio.copy(), sample_rate, before, after)
+        speech_end = None if after else voiced_end / sample_rate
+        return Segment(start / sample_rate, audio.copy(), sample_rate, before, after, speech_end)
 
     pending = np.zeros(0, np.float32)
     for block in _with_end(blocks):

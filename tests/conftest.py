@@ -114,36 +114,14 @@ def tiny_speech(tmp_path_factory):
     return folder
 
 
-def _command(module, *args):
-    """Runs `python -m module args` and fails the test with its stderr when it fails."""
-    import subprocess
-    import sys
-
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", module, *args], capture_output=True, text=True, env=env
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 @pytest.fixture(scope="session")
 def translation_run(tiny_corpus, tmp_path_factory):
     """configs/translate/tiny.yaml trained on the tiny corpus through the command line (the
     CLI tests and the server tests share it; tests only read it or add eval/ reports)."""
+    from tests.helpers import run_command, tiny_translate_train
+
     run = tmp_path_factory.mktemp("run")
-    _command(
-        "pipelines.translate",
-        "train",
-        "--config",
-        "configs/translate/tiny.yaml",
-        "--run-dir",
-        str(run),
-        "--set",
-        f"data.train={tiny_corpus / 'train.tsv'}",
-        f"data.dev={tiny_corpus / 'dev.tsv'}",
-        f"data.test={tiny_corpus / 'test.tsv'}",
-    )
+    run_command(tiny_translate_train(run, tiny_corpus))
     return run
 
 
@@ -151,19 +129,10 @@ def translation_run(tiny_corpus, tmp_path_factory):
 def speech_run(tiny_speech, tmp_path_factory):
     """configs/asr/tiny.yaml trained on the tiny speech corpus through the command line
     (shared like `translation_run`)."""
-    from tests.helpers import tiny_speech_data
+    from tests.helpers import run_command, tiny_speech_train
 
     run = tmp_path_factory.mktemp("asr_run")
-    _command(
-        "pipelines.asr",
-        "train",
-        "--config",
-        "configs/asr/tiny.yaml",
-        "--run-dir",
-        str(run),
-        "--set",
-        *tiny_speech_data(tiny_speech, run / "cache"),
-    )
+    run_command(tiny_speech_train(run, tiny_speech, run / "cache"))
     return run
 
 

@@ -20,6 +20,8 @@ from data_prep.transcripts import ALPHABET
 from seq2seq.speech.alignment import forced_words, greedy_words, timed_words, utterance_confidence
 from seq2seq.speech.lm_decoding import LMDecoder
 
+MAX_END_SHIFT = 0.5  # seconds `end_at_speech` may move a word's end
+
 
 @dataclasses.dataclass
 class Transcript:
@@ -172,10 +174,25 @@ def decode_pieces(recognizer, pieces, beam: LMDecoder | None = None, n_best: int
     in one batch of the network."""
     log_probs = recognizer.waveform_log_probs([piece.audio for piece in pieces])
     end_pad = recognizer.config.decode.word_end_pad
-    return [
-        decode_segment(scores, recognizer.frame_seconds, piece.start, beam, n_best, end_pad)
-        for piece, scores in zip(pieces, log_probs, strict=True)
-    ]
+    decoded = []
+    for piece, scores in zip(pieces, log_probs, strict=True):
+        words, hypotheses = decode_segment(
+            scores, recognizer.frame_seconds, piece.start, beam, n_best, end_pad
+        )
+        decoded.append((end_at_speech(words, piece.speech_end), hypotheses))
+    return decoded
+
+
+def end_at_speech(words: list, speech_end: float | None, most: float = MAX_END_SHIFT) -> list:
+    """Moves the last word's end to `speech_end` (where the voice activity detector heard
+    the speech before a pause end) when that is later, by at most `most` seconds. The sound
+    of the word before a pause trails its last CTC spike most (a held vowel, a fading nasal:
+    `benchmarks.long_audio` found such ends 0.15-0.31 s early), and a subtitle or a word
+    search wants the word to last until the voice stops (as stable-ts snaps word edges to
+    the detected silence). Edits and returns `words`."""
+    if words and speech_end is not None and speech_end > words[-1].end:
+        words[-1].end = min(speech_end, words[-1].end + most)
+    return words
 
 
 def add_segment(results: list, piece, words, hypotheses) -> None:

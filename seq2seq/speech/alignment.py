@@ -7,7 +7,9 @@ A word runs from the first output frame of its first character to the end of the
 of its last character, plus `end_pad` seconds: CTC emits a character as a spike, and the
 last letter's spike comes before the sound of the word ends (`benchmarks/long_audio.py`
 measures the offsets against known boundaries; `decode.word_end_pad` is set from the dev
-split's). The pad never runs into the next word or past the segment.
+split's). The pad never runs into the next word or past the segment. The word before a pause
+is then extended to where the voice activity detector heard the speech end
+(`pipelines.tasks.long_transcription.end_at_speech`).
 
 Confidence of a word: the smallest, over its characters, of the character's posterior where
 the path emits it (its best frame within the word's span). The weakest character decides, as

@@ -64,6 +64,15 @@ def test_segments_hold_each_utterance_and_stay_short(tiny_speech):
     # The pauses of 0.8 s cut: utterances with pauses around them are their own segments.
     assert len(pieces) >= len(spans) - 3
     assert any(p.overlap_after for p in pieces), "the 3-utterance stretch needs windows"
+    # A segment that ends at a pause knows where its speech ended: near the end of its last
+    # utterance (trimmed at 40 dB below its peak; the detector's 30 ms frames also hear the
+    # fainter tail), within the 0.15 s asked of word times; a window cut does not.
+    for p in pieces:
+        if p.overlap_after:
+            assert p.speech_end is None
+        else:
+            last_end = max(end for start, end, _ in spans if p.start < end <= p.end)
+            assert last_end - 0.03 <= p.speech_end <= min(last_end + 0.15, p.end)
 
 
 def test_a_short_recording_is_one_segment_and_silence_none(tiny_speech):
@@ -71,6 +80,8 @@ def test_a_short_recording_is_one_segment_and_silence_none(tiny_speech):
     short = audio[: 4 * RATE]
     (piece,) = segments([short], RATE, SegmentConfig(max_seconds=6.0))
     assert piece.start == 0 and len(piece.audio) == len(short)
+    speech = np.flatnonzero(np.abs(short) > 1e-3)  # the silence between utterances is zeros
+    assert speech[-1] / RATE - 0.03 <= piece.speech_end <= speech[-1] / RATE + 0.15
     assert list(segments([np.zeros(30 * RATE, np.float32)], RATE, SegmentConfig())) == []
     assert list(segments([np.zeros(3 * RATE, np.float32)], RATE, SegmentConfig())) == []
     assert list(segments([], RATE, SegmentConfig())) == []

@@ -4,7 +4,6 @@ tiny espeak-ng corpus."""
 import csv
 import io
 import json
-import os
 import subprocess
 import sys
 
@@ -12,36 +11,14 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tests.helpers import assert_png, tiny_speech_data
+from tests.helpers import assert_png, run_command, tiny_speech_data, tiny_speech_train
 from tests.pipelines.helpers import run_without_toolkit
 
 pytestmark = pytest.mark.slow
 
 
 def _cli(*args, expect=0):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.asr", *args], capture_output=True, text=True, env=env
-    )
-    assert result.returncode == expect, result.stderr[-3000:]
-    return result
-
-
-def _tiny_data(tiny_speech, cache_dir) -> list[str]:
-    return tiny_speech_data(tiny_speech, cache_dir)
-
-
-def _train(run, tiny_speech, cache_dir, *overrides):
-    _cli(
-        "train",
-        "--config",
-        "configs/asr/tiny.yaml",
-        "--run-dir",
-        str(run),
-        "--set",
-        *_tiny_data(tiny_speech, cache_dir),
-        *overrides,
-    )
+    return run_command([sys.executable, "-m", "pipelines.asr", *args], expect)
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +157,7 @@ def test_features_command_builds_every_cache(tiny_speech, tmp_path):
         "--config",
         "configs/asr/tiny.yaml",
         "--set",
-        *_tiny_data(tiny_speech, tmp_path),
+        *tiny_speech_data(tiny_speech, tmp_path),
         "data.workers=1",
     )
     assert [line.split(":")[0] for line in result.stdout.splitlines()] == ["train", "dev", "test"]
@@ -189,14 +166,8 @@ def test_features_command_builds_every_cache(tiny_speech, tmp_path):
 
 def test_global_normalization_and_mfcc_run(tiny_speech, tmp_path):
     run = tmp_path / "run"
-    _train(
-        run,
-        tiny_speech,
-        tmp_path / "cache",
-        "features.normalization=global",
-        "features.kind=mfcc",
-        "train.epochs=1",
-    )
+    settings = ["features.normalization=global", "features.kind=mfcc", "train.epochs=1"]
+    run_command(tiny_speech_train(run, tiny_speech, tmp_path / "cache", *settings))
     stats = json.loads((run / "feature_stats.json").read_text())
     assert len(stats["mean"]) == len(stats["std"]) == 13  # MFCC size
     wav = tiny_speech / "wavs/test/test-000001.wav"

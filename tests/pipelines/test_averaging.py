@@ -10,7 +10,7 @@ import pytest
 
 from seq2seq.training.averaging import EpochWeights, average_weights, kept_epochs
 from seq2seq.training.run_dir import RunDir
-from tests.helpers import tiny_translate_train
+from tests.helpers import run_command, tiny_translate_train
 
 pytestmark = pytest.mark.slow
 
@@ -38,11 +38,7 @@ def test_epoch_weights_keeps_the_last_epochs_and_the_mean_is_exact(tmp_path):
 
 
 def _cli(*args, expect=0):
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.translate", *args], capture_output=True, text=True
-    )
-    assert result.returncode == expect, result.stderr[-3000:]
-    return result
+    return run_command([sys.executable, "-m", "pipelines.translate", *args], expect)
 
 
 def test_a_run_averages_its_last_epochs_and_uses_the_average(tmp_path, tiny_corpus):

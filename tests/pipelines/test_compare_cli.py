@@ -1,23 +1,18 @@
 """The architecture comparison end to end on tiny budgets."""
 
 import json
-import subprocess
 import sys
 
 import pytest
 
 from pipelines.reports.architectures import variant_overrides
-from tests.helpers import assert_png
+from tests.helpers import assert_png, run_command
 
 pytestmark = pytest.mark.slow
 
 
 def _compare(*args, expect=0):
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.compare", *args], capture_output=True, text=True
-    )
-    assert result.returncode == expect, result.stderr[-3000:]
-    return result
+    return run_command([sys.executable, "-m", "pipelines.compare", *args], expect)
 
 
 def test_translation_variants_are_trained_evaluated_and_tabulated(tiny_corpus, tmp_path):

@@ -101,7 +101,15 @@ def test_no_word_is_doubled_or_lost_and_times_are_the_recordings(oracle_run, bea
     )
     assert any(p.overlap_before for p in pieces), "the unpaused stretch must be windowed"
     assert [w.word for w in transcript.words] == [w for w, _, _ in timeline]
+    # The last word before a pause lasts until the detector's speech end (`end_at_speech`).
+    speech_ends = {
+        id(segment["words"][-1]): piece.speech_end
+        for segment, piece in zip(transcript.segments, pieces, strict=True)
+        if segment["words"] and piece.speech_end is not None
+    }
+    assert len(speech_ends) >= len(pieces) - 3
     for word, (_, start, end) in zip(transcript.words, timeline, strict=True):
+        end = max(end, speech_ends.get(id(word), end))
         assert abs(word.start - start) <= 3 * FRAME and abs(word.end - end) <= 3 * FRAME
         assert word.confidence == pytest.approx(0.9)
     starts = [s["start"] for s in transcript.segments]
@@ -112,6 +120,18 @@ def test_no_word_is_doubled_or_lost_and_times_are_the_recordings(oracle_run, bea
 
 def _words(*spec):
     return [Word(w, s, e, 0.9) for w, s, e in spec]
+
+
+def test_the_word_before_a_pause_ends_where_the_speech_does():
+    def ends(speech_end, **kwargs):
+        words = _words(("a", 1.0, 1.2), ("b", 1.3, 1.6))
+        return [w.end for w in long_transcription.end_at_speech(words, speech_end, **kwargs)]
+
+    assert ends(1.8) == [1.2, 1.8]  # later: moved
+    assert ends(1.5) == [1.2, 1.6]  # earlier: never shortened
+    assert ends(None) == [1.2, 1.6]  # a window cut: no pause, nothing known
+    assert ends(3.0, most=0.5) == [1.2, 2.1]  # at most `most` seconds
+    assert long_transcription.end_at_speech([], 2.0) == []
 
 
 def test_stitch_cuts_in_a_gap_near_the_middle_of_the_overlap():

@@ -17,15 +17,11 @@ from pipelines.reports.evaluation import (
 )
 from seq2seq.config import save_config
 from seq2seq.training.run_dir import RunDir
-from tests.helpers import assert_png
+from tests.helpers import assert_png, run_command
 
 
 def _report_cli(*args, expect=0):
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.report", *args], capture_output=True, text=True
-    )
-    assert result.returncode == expect, result.stderr[-3000:]
-    return result
+    return run_command([sys.executable, "-m", "pipelines.report", *args], expect)
 
 
 def _history(run, losses):

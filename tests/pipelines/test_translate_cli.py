@@ -1,30 +1,20 @@
 """End to end through the command line: train -> evaluate -> translate on a tiny corpus."""
 
 import json
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from tests.helpers import assert_png
+from tests.helpers import assert_png, run_command
 from tests.pipelines.helpers import run_without_toolkit
 
 pytestmark = pytest.mark.slow
 
 
 def _cli(*args, stdin=None):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "pipelines.translate", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+    return run_command([sys.executable, "-m", "pipelines.translate", *args], stdin=stdin)
 
 
 @pytest.fixture(scope="module")
