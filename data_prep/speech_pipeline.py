@@ -74,10 +74,10 @@ def bucket_boundaries(max_frames: int, smallest: int = 100, growth: float = 1.25
     return bounds
 
 
-def select_utterances(cache: FeatureCache, output_length, max_frames: int):
+def select_utterances(cache: FeatureCache, output_length, max_frames: int, warn: bool = True):
     """Indices and normalized labels of the usable utterances of a cache, and the counts of the
-    dropped ones by reason (also logged in a warning). `output_length(frames)` is the model's
-    logit length."""
+    dropped ones by reason (also logged in a warning when `warn`). `output_length(frames)` is
+    the model's logit length."""
     keep, labels = [], []
     empty = too_long = cannot_fit = 0
     for i, u in enumerate(cache.utterances):
@@ -92,7 +92,7 @@ def select_utterances(cache: FeatureCache, output_length, max_frames: int):
             keep.append(i)
             labels.append(label)
     dropped = empty + too_long + cannot_fit
-    if dropped:
+    if dropped and warn:
         logger.warning(
             "%s: filtered %d of %d utterances (%d empty transcripts, %d longer than "
             "max_frames=%d, %d with a label longer than the model's output)",

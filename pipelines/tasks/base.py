@@ -112,7 +112,11 @@ def train(task: Task, config, run_dir, strategy: str = "default", init_from=None
         compile_model(task, model, config, steps_per_epoch)
     if data.summary:
         print(data.summary)
-    print(f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch")
+    auto = " (auto)" if config.train.precision == "auto" else ""
+    print(
+        f"model: {model.count_params():,} parameters, {steps_per_epoch} batches per epoch, "
+        f"{model.dtype_policy.name}{auto}"
+    )
     history = fit(model, data.train, data.dev, run.path, config.train, data.dev_scores)
     curves = figures.training_curves(run.history(), run.curves)
     if curves:

@@ -62,7 +62,12 @@ def _write_data_summary(run: RunDir, config: ASRConfig, caches: dict, output_len
     copies) and what the input pipeline keeps and filters, by reason."""
     summary = {}
     for split, cache in caches.items():
-        keep, _, dropped = select_utterances(cache, output_length, config.data.max_frames)
+        keep, _, dropped = select_utterances(
+            cache,
+            output_length,
+            config.data.max_frames,
+            warn=False,  # the dataset warns
+        )
         summary[split] = {
             "manifest": getattr(config.data, split),
             "unreadable_audio": len(cache.skipped),

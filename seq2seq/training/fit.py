@@ -19,7 +19,7 @@ from seq2seq.training.distributed import shard_by_data
 from seq2seq.training.run_dir import RunDir
 
 logger = logging.getLogger(__name__)
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,8 +37,9 @@ class TrainConfig:
         seed: random seed of weights, shuffling and augmentation.
         deterministic: deterministic TensorFlow ops: identical weights from the same seed
             (somewhat slower).
-        precision: float32, mixed_float16 (GPU) or mixed_bfloat16; logits and losses stay
-            float32.
+        precision: float32, mixed_float16 (GPU), mixed_bfloat16, or auto (mixed_bfloat16
+            on a CPU with bfloat16 instructions and no GPU, else float32); logits and losses
+            stay float32.
         average_last: keep the weights of the last N epochs and, when training ends, write
             their average as model.averaged.keras, the model the run is then evaluated,
             used and exported with (translation: `--checkpoint best` for the best single

@@ -55,6 +55,10 @@ def test_select_filters_with_counts(cache, caplog):
         "longer_than_max_frames": 1,
         "label_longer_than_output": 1,
     }
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # the run's data summary counts without a warning
+        assert select_utterances(cache, lambda n: (n + 1) // 2, 200, warn=False)[2] == dropped
+    assert "filtered" not in caplog.text
 
 
 def test_batches_are_right_padded_with_true_lengths(cache):

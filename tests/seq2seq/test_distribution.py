@@ -1,5 +1,5 @@
-"""Data parallelism and mixed precision: MirroredStrategy over two logical CPUs, and models
-built under mixed_bfloat16 with float32 logits."""
+"""Data parallelism and mixed precision: MirroredStrategy over two logical CPUs, models built
+under mixed_bfloat16 with float32 logits, and what `precision: auto` chooses."""
 
 import json
 import subprocess
@@ -12,7 +12,7 @@ import pytest
 from keras import ops
 
 from seq2seq.speech.model import CTCSpeechModel
-from seq2seq.training.distributed import precision_policy
+from seq2seq.training.distributed import native_bfloat16, precision_policy, resolve_precision
 from tests.seq2seq.helpers import batch, tiny_model, train_steps
 
 MIRRORED = """
@@ -85,3 +85,25 @@ def test_mixed_precision_speech_logits_stay_float32():
     logits = model({"features": features, "feature_lengths": np.array([20, 12])})
     assert logits.dtype == "float32" and model.recurrent[0].compute_dtype == "bfloat16"
     assert bool(ops.all(ops.isfinite(logits)))
+
+
+CPUINFO = """processor\t: 0
+model name\t: Some CPU
+flags\t\t: fpu sse2 avx2 avx512f {extra}
+"""
+
+
+@pytest.mark.parametrize(
+    ("extra", "native"),
+    [("avx512_bf16 amx_tile", True), ("amx_bf16", True), ("avx512bw avx512_vnni", False)],
+)
+def test_auto_precision_is_bfloat16_only_on_a_cpu_with_bfloat16_instructions(
+    tmp_path, extra, native
+):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(CPUINFO.format(extra=extra))
+    assert native_bfloat16(cpuinfo) is native
+    # The test machines have no GPU, so `auto` follows the CPU.
+    assert resolve_precision("auto", cpuinfo) == ("mixed_bfloat16" if native else "float32")
+    assert resolve_precision("mixed_float16", cpuinfo) == "mixed_float16"  # explicit: kept
+    assert native_bfloat16(tmp_path / "missing") is False  # not Linux: no bfloat16 assumed
