@@ -7,7 +7,7 @@ Variants (comma-separated, `--variants`):
 - `keras`: Keras's own LSTM/GRU loop (the whole cell at every time step);
 - `fast`: this toolkit's CPU path (`seq2seq.fast_rnn`, the default without a GPU);
 - `fast-xla`: the same, the training step compiled with XLA (`jit_compile=True`);
-- `fast-bf16`: the same under the `mixed_bfloat16` policy;
+- `fast-bf16`: the same under the `mixed_bfloat16` policy (the others run in float32);
 - `torch`, `torch1`: the same-size PyTorch model (`benchmarks.torch_reference`) with its
   default threads or one thread, initialized with the first variant's weights.
 
@@ -67,8 +67,9 @@ def _load(task, path, overrides):
 def _keras_variant(task, path, overrides, name):
     import keras
 
-    bf16 = ["train.precision=mixed_bfloat16"] if "bf16" in name else []
-    config = _load(task, path, overrides + bf16)
+    # Each variant names its precision, whatever the config's (voices.yaml: auto).
+    precision = "mixed_bfloat16" if "bf16" in name else "float32"
+    config = _load(task, path, [*overrides, f"train.precision={precision}"])
     keras.utils.set_random_seed(0)
     model, ds, count = _setup(task, config)
     if name == "keras":
