@@ -74,6 +74,13 @@ def bucket_boundaries(max_frames: int, smallest: int = 100, growth: float = 1.25
     return bounds
 
 
+def bucket_batch_sizes(max_frames: int, batch_frames: int) -> tuple[list[int], list[int]]:
+    """The length buckets of `make_speech_dataset` (their upper bounds) and each bucket's batch
+    size: `batch_frames` over the bucket's bound (the last bucket: over max_frames + 1)."""
+    bounds = bucket_boundaries(max_frames)
+    return bounds, [max(1, batch_frames // b) for b in bounds + [max_frames + 1]]
+
+
 def select_utterances(cache: FeatureCache, output_length, max_frames: int, warn: bool = True):
     """Indices and normalized labels of the usable utterances of a cache, and the counts of the
     dropped ones by reason (also logged in a warning when `warn`). `output_length(frames)` is
@@ -174,8 +181,7 @@ def make_speech_dataset(
             lambda e, r: (spec_augment(e[0], e[1], spec_augment_config, r), *e[1:]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    bounds = bucket_boundaries(max_frames)
-    sizes = [max(1, batch_frames // b) for b in bounds + [max_frames + 1]]
+    bounds, sizes = bucket_batch_sizes(max_frames, batch_frames)
     ds = ds.bucket_by_sequence_length(
         element_length_func=lambda f, n, y: n,
         bucket_boundaries=bounds,

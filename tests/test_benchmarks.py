@@ -226,3 +226,42 @@ def test_the_benchmarks_compile_and_feed_the_model_as_training_does(
     speech.train(config, tmp_path / "asr")
     model, _ = asr_speed.training_setup(config)
     same_compile(model, tmp_path / "asr")
+
+
+def test_torch_gpu_shapes_are_the_batches_of_one_training_epoch(tiny_speech, tmp_path):
+    """The GPU timing's shapes (made here, timed where only PyTorch is) hold the batches
+    training makes: the same batch sizes (the partial batch of each bucket included), the
+    same utterance frames and label lengths; only the shuffled order differs."""
+    import numpy as np
+
+    from benchmarks.torch_gpu import epoch_shapes
+    from data_prep.feature_cache import FeatureCache
+    from pipelines.tasks.speech import build_caches, make_datasets
+    from pipelines.tasks.speech_config import ASRConfig
+    from seq2seq.config import load_config
+
+    overrides = [f"data.{s}={tiny_speech / f'{s}.jsonl'}" for s in ("train", "dev", "test")]
+    overrides += [
+        f"data.cache_dir={tmp_path / 'cache'}",
+        "data.batch_frames=1200",
+        "data.max_frames=1000",
+    ]
+    config = load_config(ASRConfig, "configs/asr/tiny.yaml", overrides)
+    shapes = epoch_shapes(config)
+    cache = FeatureCache(build_caches(config, ("train",))["train"])
+    training = [
+        (x["feature_lengths"].numpy(), (y.numpy() != 0).sum(1))
+        for x, y in make_datasets(config, {"train": cache})["train"]
+    ]
+    frames = np.split(shapes["frames"], shapes["offsets"][1:-1])
+    labels = np.split(shapes["labels"], shapes["offsets"][1:-1])
+    assert len(training) > 3 and len({len(b) for b in frames}) > 1  # several buckets
+    assert sorted(map(len, frames)) == sorted(len(n) for n, _ in training)
+    assert sorted(shapes["frames"]) == sorted(np.concatenate([n for n, _ in training]))
+    assert sorted(shapes["labels"]) == sorted(np.concatenate([y for _, y in training]))
+    # An utterance's frames and label length stay together.
+    ours = sorted(zip(np.concatenate(frames), np.concatenate(labels), strict=True))
+    theirs = sorted(zip(*map(np.concatenate, zip(*training, strict=True)), strict=True))
+    assert ours == theirs
+    model = json.loads(str(shapes["model"]))
+    assert (model["feature_size"], model["units"], model["subsampling"]) == (40, 32, 2)
