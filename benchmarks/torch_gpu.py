@@ -23,6 +23,7 @@ the selected real ones do. Loss values on random data mean nothing; speed does.
 
 import argparse
 import bisect
+import functools
 import json
 import os
 import platform
@@ -62,8 +63,10 @@ def epoch_shapes(config) -> dict:
     from pipelines.tasks import speech
     from seq2seq.speech.model import subsampled_length
 
+    if config.model.cell != "lstm":  # before the cache is built
+        raise ValueError(f"model.cell {config.model.cell}: the PyTorch reference is an LSTM")
     cache = FeatureCache(speech.build_caches(config, ("train",))["train"])
-    output_length = lambda n: subsampled_length(n, config.model.subsampling)  # noqa: E731
+    output_length = functools.partial(subsampled_length, subsampling=config.model.subsampling)
     keep, labels, _ = select_utterances(cache, output_length, config.data.max_frames, False)
     frames = np.array([cache.utterances[i]["frames"] for i in keep])
     label_lengths = np.array([len(label) for label in labels])
@@ -79,8 +82,6 @@ def epoch_shapes(config) -> dict:
         "layers": m.num_layers,
         "dropout": m.dropout,
     }
-    if m.cell != "lstm":
-        raise ValueError(f"model.cell {m.cell}: the PyTorch reference is an LSTM")
     return {
         "frames": frames[order].astype(np.int32),
         "labels": label_lengths[order].astype(np.int32),
