@@ -71,12 +71,11 @@ class SequenceDecoder(tf.Module):
         # the state and the encoder outputs), so short sentences stop costing steps while the
         # longest one is decoded; outputs are scattered back to the input rows (PAD elsewhere).
         live = (tf.range(batch), state, encoder_outputs, source_mask, projected_keys, limits)
-        tokens = tf.fill([batch], BOS_ID)
-        finished = tf.zeros([batch], tf.bool)
-        outputs = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-        step = tf.constant(0)
-        while step < tf.reduce_max(live[-1]) and not tf.reduce_all(finished):
-            tf.autograph.experimental.set_loop_options(shape_invariants=[(live, _rows_vary(live))])
+
+        def more(step, tokens, finished, outputs, live):
+            return (step < tf.reduce_max(live[-1])) & ~tf.reduce_all(finished)
+
+        def advance(step, tokens, finished, outputs, live):
             rows, state, encoder_outputs, source_mask, projected_keys, limits = live
             logits, state, _ = self.model.decode_step(
                 tokens, state, encoder_outputs, source_mask, projected_keys
@@ -88,11 +87,36 @@ class SequenceDecoder(tf.Module):
             finished = finished | tf.equal(tokens, EOS_ID)
             live = (rows, state, encoder_outputs, source_mask, projected_keys, limits)
             unfinished = tf.reduce_sum(tf.cast(~finished, tf.int32))
-            if unfinished > 0 and 4 * unfinished <= 3 * tf.size(rows):
+
+            def drop():
                 keep = tf.reshape(tf.where(~finished), [-1])
-                live = tf.nest.map_structure(lambda t, keep=keep: tf.gather(t, keep), live)
-                tokens, finished = tf.gather(tokens, keep), tf.gather(finished, keep)
-            step += 1
+                gathered = tf.nest.map_structure(lambda t: tf.gather(t, keep), live)
+                return gathered, tf.gather(tokens, keep), tf.gather(finished, keep)
+
+            live, tokens, finished = tf.cond(
+                (unfinished > 0) & (4 * unfinished <= 3 * tf.size(rows)),
+                drop,
+                lambda: (live, tokens, finished),
+            )
+            return step + 1, tokens, finished, outputs, live
+
+        # An explicit `tf.while_loop`, not a Python `while` left to AutoGraph: it must not
+        # depend on AutoGraph converting this method (it did not, now and then, in a notebook).
+        loop = (
+            tf.constant(0),
+            tf.fill([batch], BOS_ID),
+            tf.zeros([batch], tf.bool),
+            tf.TensorArray(tf.int32, size=0, dynamic_size=True),
+            live,
+        )
+        invariants = (
+            tf.TensorShape([]),
+            tf.TensorShape([None]),
+            tf.TensorShape([None]),
+            tf.TensorShape(None),
+            _rows_vary(live),
+        )
+        _, _, _, outputs, _ = tf.while_loop(more, advance, loop, shape_invariants=invariants)
         return tf.transpose(outputs.stack())
 
     @tf.function(
@@ -132,18 +156,11 @@ class SequenceDecoder(tf.Module):
         scores = tf.tile(
             tf.concat([[0.0], tf.fill([k - 1], -float("inf"))], axis=0)[tf.newaxis], [batch, 1]
         )  # (batch, k) summed log-probabilities
-        lengths = tf.zeros([batch, k], tf.int32)
-        finished = tf.zeros([batch, k], tf.bool)
-        sequences = tf.zeros([batch, k, 0], tf.int32)
-        tokens = tf.fill([batch * k], BOS_ID)
-        step = tf.constant(0)
-        while step < tf.reduce_max(limits) and not tf.reduce_all(finished):
-            tf.autograph.experimental.set_loop_options(
-                shape_invariants=[
-                    (sequences, tf.TensorShape([None, None, None])),
-                    (state, _rows_vary(state)),
-                ]
-            )
+
+        def more(step, tokens, scores, lengths, finished, sequences, state):
+            return (step < tf.reduce_max(limits)) & ~tf.reduce_all(finished)
+
+        def advance(step, tokens, scores, lengths, finished, sequences, state):
             logits, state, _ = self.model.decode_step(
                 tokens, state, encoder_outputs, source_mask, projected_keys
             )
@@ -174,9 +191,31 @@ class SequenceDecoder(tf.Module):
                 [tf.gather(sequences, parents, batch_dims=1), tokens[..., tf.newaxis]], axis=-1
             )
             rows = tf.reshape(tf.range(batch)[:, tf.newaxis] * k + parents, [-1])
-            state = tf.nest.map_structure(lambda s, rows=rows: tf.gather(s, rows), state)
-            tokens = tf.reshape(tokens, [-1])
-            step += 1
+            state = tf.nest.map_structure(lambda s: tf.gather(s, rows), state)
+            return step + 1, tf.reshape(tokens, [-1]), scores, lengths, finished, sequences, state
+
+        # An explicit `tf.while_loop` (see `greedy`).
+        loop = (
+            tf.constant(0),
+            tf.fill([batch * k], BOS_ID),
+            scores,
+            tf.zeros([batch, k], tf.int32),
+            tf.zeros([batch, k], tf.bool),
+            tf.zeros([batch, k, 0], tf.int32),
+            state,
+        )
+        invariants = (
+            tf.TensorShape([]),
+            tf.TensorShape([None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None, None]),
+            _rows_vary(state),
+        )
+        _, _, scores, lengths, _, sequences, _ = tf.while_loop(
+            more, advance, loop, shape_invariants=invariants
+        )
         return sequences, scores, lengths
 
     def _penalty(self, lengths):

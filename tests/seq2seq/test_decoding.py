@@ -29,6 +29,23 @@ def test_greedy_equals_beam_of_one(decoder):
     np.testing.assert_array_equal(greedy, beam)
 
 
+def test_decoding_loops_trace_without_autograph(decoder):
+    # The loops are explicit tf.while_loops: traced with AutoGraph off (as when AutoGraph
+    # declines to convert a method, which happened now and then in a notebook kernel), both
+    # searches still build a graph and give the same tokens as the AutoGraph-traced ones.
+    import tensorflow as tf
+
+    greedy = tf.function(
+        lambda s: type(decoder).greedy.python_function(decoder, s), autograph=False
+    )
+    beam = tf.function(
+        lambda s: type(decoder).beam_search.python_function(decoder, s, tf.constant(3)),
+        autograph=False,
+    )
+    np.testing.assert_array_equal(greedy(SOURCE).numpy(), decoder.decode(SOURCE, 1).numpy())
+    np.testing.assert_array_equal(beam(SOURCE).numpy(), decoder.decode(SOURCE, 3).numpy())
+
+
 def test_outputs_end_with_eos_and_padding(decoder):
     limits = np.ceil((SOURCE != 0).sum(1) * 2.0).astype(int) + 3
     _check_rows(decoder.decode(SOURCE, 1).numpy(), limits)
