@@ -84,6 +84,13 @@ def _parser():
     )
     evaluate.add_argument("--limit", type=int, default=None, help="score only the first N")
     add_lm_options(evaluate)  # a beam+LM row when there is an LM
+    evaluate.add_argument(
+        "--lm-beam-size",
+        type=int,
+        default=None,
+        help="beam size of the beam+LM row (default: decode.lm_beam_size, else --beam-size, "
+        "else decode.beam_size)",
+    )
 
     transcribe = commands.add_parser(
         "transcribe",
@@ -105,7 +112,7 @@ def _parser():
         default=None,
         help="1: greedy (the default without an LM); more: prefix beam search (pyctcdecode, "
         "which gives word frames and n-best lists); with an LM, its beam (default "
-        "decode.beam_size)",
+        "decode.lm_beam_size, else decode.beam_size)",
     )
     transcribe.add_argument(
         "--format", default="text", choices=FORMATS, help="output format (default: text)"
@@ -189,7 +196,13 @@ def run(args) -> int:
                 raise FileNotFoundError(f"{config_path} not found: not a trained run directory")
             manifest = load_config(recognizer.ASRConfig, config_path).data.test
         report = recognizer.evaluate(
-            args.run_dir, manifest, args.beam_size, args.limit, args.lm, **lm_weights(args)
+            args.run_dir,
+            manifest,
+            args.beam_size,
+            args.limit,
+            args.lm,
+            args.lm_beam_size,
+            **lm_weights(args),
         )
         print(f"report: {report} (and {report.with_suffix('.json')})")
     else:

@@ -46,7 +46,13 @@ def add_lm_commands(commands):
     tune.add_argument("--lm", default=None, help="an ARPA file (default: the run's, RUN/lm/)")
     tune.add_argument("--alphas", type=float, nargs="+", default=None, help="LM weights to try")
     tune.add_argument("--betas", type=float, nargs="+", default=None, help="word bonuses to try")
-    tune.add_argument("--beam-size", type=int, default=None, help="default: decode.beam_size")
+    tune.add_argument(
+        "--beam-size",
+        type=int,
+        default=None,
+        help="the beam width of the search with the LM (default: decode.lm_beam_size, else "
+        "decode.beam_size)",
+    )
     tune.add_argument("--limit", type=int, default=None, help="tune on the first N utterances")
 
 
@@ -89,7 +95,7 @@ def transcriber(args):
         return ExportedRecognizer(args.run_dir), None
     model = Recognizer(args.run_dir)
     settings = resolve_lm(args.run_dir, model.config.decode, args.lm, **lm_weights(args))
-    return model, make_decoder(settings, args.beam_size or model.config.decode.beam_size)
+    return model, make_decoder(settings, args.beam_size or model.config.decode.lm_beam)
 
 
 def run_lm_command(args) -> int:

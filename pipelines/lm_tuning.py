@@ -102,7 +102,7 @@ def tune_lm(
             f"no language model for {run_dir}: build one with `python -m pipelines.asr lm "
             f"--run-dir {run_dir}` or pass --lm FILE"
         )
-    beam_size = beam_size or config.decode.beam_size
+    beam_size = beam_size or config.decode.lm_beam
     decoder = LMDecoder(settings["lm"], beam_size=beam_size)
     recognizer = Recognizer(run_dir)
     cache = FeatureCache(

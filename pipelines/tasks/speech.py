@@ -148,21 +148,30 @@ def train(config: ASRConfig, run_dir, strategy="default", init_from=None):
 
 
 def evaluate(
-    run_dir, manifest, beam_size: int | None = None, limit: int | None = None, lm=None, **weights
+    run_dir,
+    manifest,
+    beam_size: int | None = None,
+    limit: int | None = None,
+    lm=None,
+    lm_beam_size: int | None = None,
+    **weights,
 ):
-    """Transcribes a manifest with greedy decoding, beam search when `beam_size` > 1, and beam
-    search with the word LM when there is one (`seq2seq.speech.lm_decoding.resolve_lm`: `lm` "auto",
-    "none" or a file, default `decode.lm`; `weights`: alpha, beta, hotwords), scores each with
-    jiwer against the normalized references and writes `RUN/eval/<manifest name>/report.{json,
-    md}`. Returns the Markdown path.
+    """Transcribes a manifest with greedy decoding, beam search when `beam_size` > 1 (default
+    `decode.beam_size`), and beam search of `lm_beam_size` (default `decode.lm_beam_size`, else
+    `beam_size`) with the word LM when there is one (`seq2seq.speech.lm_decoding.resolve_lm`:
+    `lm` "auto", "none" or a file, default `decode.lm`; `weights`: alpha, beta, hotwords),
+    scores each with jiwer against the normalized references and writes
+    `RUN/eval/<manifest name>/report.{json,md}`. Returns the Markdown path.
 
     Nothing is filtered for length here; unreadable audio and utterances whose reference is
     empty after normalization are skipped and counted in the report."""
     recognizer = Recognizer(run_dir)
     config = recognizer.config
+    if lm_beam_size is None:
+        lm_beam_size = config.decode.lm_beam_size or beam_size or config.decode.beam_size
     beam_size = config.decode.beam_size if beam_size is None else beam_size
     lm_settings = resolve_lm(run_dir, config.decode, lm, **weights)
-    decoder = make_decoder(lm_settings, beam_size)  # loaded before the clock starts
+    decoder = make_decoder(lm_settings, lm_beam_size)  # loaded before the clock starts
     cache = FeatureCache(
         build_feature_cache(manifest, config.data.cache_dir, config.features, None, None)
     )
@@ -180,7 +189,7 @@ def evaluate(
     voices = [utterances[i]["voice"] for i in keep]
     audio_seconds = sum(utterances[i]["duration"] for i in keep)
     strategies = [("greedy", 1, {})] + ([("beam", beam_size, {})] if beam_size > 1 else [])
-    strategies += [("beam+lm", beam_size, lm_settings)] if decoder else []
+    strategies += [("beam+lm", lm_beam_size, lm_settings)] if decoder else []
 
     def decode(strategy, size):
         lm = decoder if strategy == "beam+lm" else None

@@ -161,7 +161,11 @@ class DecodeConfig:
     evaluate and transcribe; an export's in-graph beam search has none.
 
     Args:
-        beam_size: CTC prefix beam width (1: greedy).
+        beam_size: CTC prefix beam width without the word LM (1: greedy): evaluate's beam row,
+            an export's in-graph beam search, transcribe without an LM.
+        lm_beam_size: the beam width of the search with the word LM (evaluate's beam+lm row,
+            tune-lm, transcribe); null: beam_size. The LM gains from a wider beam than the
+            search without it does (see configs/asr/voices.yaml), so the two are separate.
         batch_frames: padded input frames decoded together.
         lm: the word language model: auto (RUN/lm/ if the `lm` command built one), none, or
             an ARPA or KenLM binary file.
@@ -176,6 +180,7 @@ class DecodeConfig:
     """
 
     beam_size: int = 8
+    lm_beam_size: int | None = None
     batch_frames: int = 40000
     lm: str = "auto"
     alpha: float | None = None
@@ -191,6 +196,11 @@ class DecodeConfig:
             "decode",
             [
                 ("beam_size", self.beam_size >= 1, "at least 1 (1 is greedy)"),
+                (
+                    "lm_beam_size",
+                    self.lm_beam_size is None or self.lm_beam_size >= 1,
+                    "null or >= 1",
+                ),
                 ("batch_frames", self.batch_frames >= 1, "a positive number"),
                 ("lm", bool(self.lm.strip()), "auto, none or an ARPA file"),
                 ("alpha", self.alpha is None or self.alpha >= 0, "null or >= 0"),
@@ -200,7 +210,13 @@ class DecodeConfig:
             ],
         )
         if self.lm == "none":
-            refuse_inapplicable(self, "decode", ("alpha", "beta"), "decode.lm is none")
+            keys = ("alpha", "beta", "lm_beam_size")
+            refuse_inapplicable(self, "decode", keys, "decode.lm is none")
+
+    @property
+    def lm_beam(self) -> int:
+        """The beam width with the word LM: lm_beam_size, else beam_size."""
+        return self.beam_size if self.lm_beam_size is None else self.lm_beam_size
 
 
 @dataclasses.dataclass(frozen=True)

@@ -296,15 +296,16 @@ def test_word_lm_commands_evaluate_and_transcribe(talkative_run, tiny_speech, tm
     refused = _in_process(capsys, "tune-lm", "--run-dir", str(run), "--manifest", test, expect=2)
     assert "tune on the dev set" in refused.err
 
-    report = evaluate(run, test, beam_size=3)
+    report = evaluate(run, test, beam_size=3, lm_beam_size=5)
     rows = json.loads(report.with_suffix(".json").read_text())["results"]
     assert [row["decoding"]["strategy"] for row in rows] == ["greedy", "beam", "beam+lm"]
+    assert [row["decoding"]["beam_size"] for row in rows] == [1, 3, 5]
     assert (rows[2]["decoding"]["alpha"], rows[2]["decoding"]["beta"]) == (
         info["alpha"],
         info["beta"],
     )
     assert all(row["seconds"] > 0 and row["real_time_factor"] > 0 for row in rows)
-    assert "| beam 3 + LM |" in report.read_text()
+    assert "| beam 5 + LM |" in report.read_text()
     capsys.readouterr()  # evaluate's printed scores
 
     wav = str(tiny_speech / "wavs/test/test-000000.wav")

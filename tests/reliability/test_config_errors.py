@@ -61,6 +61,8 @@ def test_translation_config_errors(setting, message):
         ("augment.noise_prob=0.5", "'augment.noise_prob' is 0.5 but does not apply: the wave"),
         ("augment.spec_augment=false augment.time_masks=4", "'augment.time_masks' is 4 but"),
         ("decode.lm=none decode.alpha=0.3", "'decode.alpha' is 0.3 but does not apply: decode.lm"),
+        ("decode.lm_beam_size=0", "'decode.lm_beam_size' is 0: expected null or >= 1"),
+        ("decode.lm=none decode.lm_beam_size=32", "'decode.lm_beam_size' is 32 but does not apply"),
     ],
 )
 def test_speech_config_errors(setting, message):
@@ -103,3 +105,10 @@ def test_the_command_line_refuses_at_start_with_one_line(
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
     assert "Traceback" not in result.stderr
     assert not (run / "model.keras").exists()
+
+
+def test_the_lm_beam_defaults_to_the_beam():
+    config = load_config(ASRConfig, "configs/asr/tiny.yaml", ["decode.beam_size=6"])
+    assert config.decode.lm_beam == 6
+    config = load_config(ASRConfig, "configs/asr/voices.yaml")
+    assert (config.decode.beam_size, config.decode.lm_beam) == (8, 64)
