@@ -3,8 +3,9 @@
     python -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \\
         --test-text data/bible/test.tsv --dev-text data/bible/dev.tsv --out data/speech --festival
 
-Lines are split into utterances of a few seconds (clauses joined up to 14 words). Each
-utterance is spoken by one speaker of its split (`data_prep.voices.SPEAKERS`) with the engine's
+Lines are split into utterances of a few seconds (clauses joined up to 14 words); with
+`--short-share`, that share of the training utterances is cut to a few words (`short_pieces`).
+Each utterance is spoken by one speaker of its split (`data_prep.voices.SPEAKERS`) with the engine's
 sampled speaking rate and pitch (`data_prep.engines`), resampled to 16 kHz mono WAV, and listed
 in `<split>.jsonl` with its engine, voice, speaker and parameters. A speaker is a person whose
 recordings built the voice (or one espeak-ng variant), and each is heard in one split only:
@@ -90,6 +91,29 @@ def split_utterances(line: str, max_words: int = 14, min_words: int = 3) -> list
     return utterances
 
 
+SHORT_WORDS = (1, 3)  # words in a short training utterance (--short-share)
+
+
+def short_pieces(utterances: list[str], share: float, rng) -> list[str]:
+    """`utterances` with a `share` of them (drawn with `rng`) cut to SHORT_WORDS consecutive
+    words of their own, punctuation stripped at the ends: isolated words and short phrases,
+    which clauses of 3-14 words never are. The words stay those of the training text, so no
+    other text enters the corpus."""
+    if share <= 0:
+        return utterances
+    cut = set(rng.sample(range(len(utterances)), round(share * len(utterances))))
+    result = []
+    for i, text in enumerate(utterances):
+        words = text.split()
+        if i in cut:
+            size = min(rng.randint(*SHORT_WORDS), len(words))
+            start = rng.randrange(len(words) - size + 1)
+            piece = " ".join(words[start : start + size]).strip('.,;:?!"“”‘’()[]-— ')
+            text = piece if re.search(r"\w", piece) else text
+        result.append(text)
+    return result
+
+
 def read_lines(path, column: int | None = None) -> list[str]:
     """Lines of a text file, or one TAB-separated column (1-based) of a TSV file."""
     lines = []
@@ -106,14 +130,19 @@ def read_lines(path, column: int | None = None) -> list[str]:
     return lines
 
 
-def plan_split(texts, split, out, limit, seed, engines=("espeak-ng",), shares=None) -> list[Job]:
+def plan_split(
+    texts, split, out, limit, seed, engines=("espeak-ng",), shares=None, short_share=0.0
+) -> list[Job]:
     """Utterances of a split with their speakers and sampled settings (deterministic given
-    seed; test_voices and test_festival draw the same utterances as test)."""
+    seed; test_voices and test_festival draw the same utterances as test). `short_share` of
+    the train split's utterances are cut short (`short_pieces`; other splits ignore it)."""
     base = "test" if split in ("test_voices", "test_festival") else split
     rng = random.Random(f"{seed}-{base}")
     utterances = [u for text in texts for u in split_utterances(text)]
     if limit is not None and len(utterances) > limit:
         utterances = rng.sample(utterances, limit)
+    if split == "train":  # its own generator: without short pieces the plan is unchanged
+        utterances = short_pieces(utterances, short_share, random.Random(f"{seed}-short"))
     chosen = sources(split, engines, shares)
     if not chosen:
         return []
@@ -193,6 +222,7 @@ def synthesize(
     seed: int = 0,
     engines=("espeak-ng",),
     shares: dict | None = None,
+    short_share: float = 0.0,
 ):
     """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}.
     `engines` are those train, dev and test_voices may use (the CLI's default: all installed);
@@ -201,7 +231,7 @@ def synthesize(
     out = Path(out)
     manifests, entries, seconds = {}, {}, defaultdict(list)
     for split, texts in splits.items():
-        jobs = plan_split(texts, split, out, limits.get(split), seed, engines, shares)
+        jobs = plan_split(texts, split, out, limits.get(split), seed, engines, shares, short_share)
         if texts and not jobs:
             logger.warning("%s: no speakers among the engines %s, skipped", split, engines)
             continue
@@ -266,6 +296,15 @@ def main(argv=None):
         + ",".join(f"{k}={v}" for k, v in TRAIN_SHARES.items()),
     )
     parser.add_argument(
+        "--short-share",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of the training utterances cut to 1-3 consecutive words of their own, so "
+        "that the model also hears isolated words and short phrases (default 0: clauses of "
+        "3-14 words only)",
+    )
+    parser.add_argument(
         "--no-test-voices",
         action="store_true",
         help="do not write test_voices.jsonl (the test text spoken by held-out persons)",
@@ -281,6 +320,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
+        if not 0 <= args.short_share <= 1:
+            raise ValueError(f"--short-share {args.short_share}: expected 0 to 1")
         engines = engine_list(args.engines)
         shares = parse_shares(args.engine_shares) if args.engine_shares else TRAIN_SHARES
         texts = read_lines(args.text, args.column)
@@ -304,7 +345,9 @@ def main(argv=None):
             "dev": args.dev_utterances,
             **dict.fromkeys(("test", "test_voices", "test_festival"), args.test_utterances),
         }
-        synthesize(splits, args.out, limits, args.workers, args.seed, engines, shares)
+        synthesize(
+            splits, args.out, limits, args.workers, args.seed, engines, shares, args.short_share
+        )
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")
 

@@ -85,6 +85,34 @@ def test_train_shares_and_file_names():
     )
 
 
+def test_short_share_cuts_training_utterances_to_a_few_of_their_own_words():
+    texts = SPEECH_TEXT * 40
+    whole = plan_split(texts, "train", "out", 100, 0, engines=ALL)
+    short = plan_split(texts, "train", "out", 100, 0, engines=ALL, short_share=0.25)
+    cut = [(w, s) for w, s in zip(whole, short, strict=True) if w.text != s.text]
+    assert len(cut) == 25  # a quarter, each still spoken by the speaker the plan gave it
+    assert [(j.engine, j.voice) for j in whole] == [(j.engine, j.voice) for j in short]
+    sizes = Counter(len(s.text.split()) for _, s in cut)
+    assert set(sizes) == {1, 2, 3}
+    for w, s in cut:
+        assert s.text in w.text  # consecutive words of its own utterance
+        assert s.text[0].isalnum() and s.text[-1].isalnum()
+    # the same seed gives the same pieces; dev and test never change
+    assert short == plan_split(texts, "train", "out", 100, 0, engines=ALL, short_share=0.25)
+    for split in ("dev", "test"):
+        assert plan_split(texts, split, "out", 10, 0, engines=ALL, short_share=0.5) == plan_split(
+            texts, split, "out", 10, 0, engines=ALL
+        )
+
+
+def test_cli_refuses_a_short_share_outside_0_to_1(tmp_path, capsys):
+    text = tmp_path / "t.txt"
+    text.write_text("In the beginning God created the heavens and the earth.\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--text", str(text), "--out", str(tmp_path / "o"), "--short-share", "1.5"])
+    assert exit_.value.code == 2 and "--short-share 1.5: expected 0 to 1" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def mixed_corpus(tmp_path_factory):
     """Every split with every installed core engine: train 10, dev 4, test(_voices/_festival) 3."""
