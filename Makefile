@@ -4,6 +4,8 @@
 #               (the speech model with a word LM too); write a comparison report
 #   make test   install and run the test suite
 # QUICK=1 make demo shows the whole flow in a few minutes (tiny models, short budgets).
+#   make voices the README's speech results: configs/asr/voices.yaml (about 2 hours on 2 cores),
+#               its word LM and tuning, and the four speech test sets, into runs/asr_voices
 SHELL := /bin/bash
 PY := .venv/bin/python
 RUN ?= runs/bible_small
@@ -13,8 +15,13 @@ QUICK_SET := train.epochs=1 train.max_minutes=2 model.units=64 model.embedding_d
 	data.source_vocab_size=2000 data.target_vocab_size=2000
 ASR_RUN ?= runs/asr_small
 ASR_CONFIG ?= configs/asr/synth_small.yaml
-SPEECH := $(if $(QUICK),data/speech_quick,data/speech)
+SPEECH ?= $(if $(QUICK),data/speech_quick,data/speech)
 SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
+# Share of training utterances cut to 1-3 of their own words (data_prep.text.short_pieces);
+# a corpus with another share needs its own folder: make voices SPEECH=data/speech_short
+# SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
+SHORT_SHARE ?= 0
+VOICES_RUN ?= runs/asr_voices
 ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
 	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
@@ -34,7 +41,7 @@ TRANSLATE_RUN := $(if $(QUICK),runs/quick,$(RUN))
 SPEECH_RUN := $(if $(QUICK),runs/asr_quick,$(ASR_RUN))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps test-deps apt install corpus speech-corpus real-speech
+.PHONY: demo voices test system-deps test-deps apt install corpus speech-corpus real-speech
 
 demo: system-deps install corpus speech-corpus real-speech
 	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(TRANSLATE_RUN) \
@@ -54,6 +61,18 @@ demo: system-deps install corpus speech-corpus real-speech
 	done
 	$(PY) -m pipelines.report $(TRANSLATE_RUN) $(SPEECH_RUN) \
 		--out reports/$(if $(QUICK),quick,demo) --title "make demo"
+
+# The speech model of the README's results, its LM (weights tuned on dev) and every test set.
+voices: system-deps install corpus speech-corpus real-speech
+	$(PY) -m pipelines.asr train --config configs/asr/voices.yaml --run-dir $(VOICES_RUN) \
+		--set data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
+		data.test=$(SPEECH)/test.jsonl
+	$(PY) -m pipelines.asr lm --run-dir $(VOICES_RUN) --text data/bible/train.en.txt
+	$(PY) -m pipelines.asr tune-lm --run-dir $(VOICES_RUN) --alphas 0.75 1.0 1.25 --betas 2 3 4
+	for manifest in $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
+			data/real/real.jsonl; do \
+		$(PY) -m pipelines.asr evaluate --run-dir $(VOICES_RUN) --manifest $$manifest || exit 1; \
+	done
 
 test: test-deps install
 	.venv/bin/ruff format --check . && .venv/bin/ruff check .
@@ -100,7 +119,8 @@ $(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py da
 		data_prep/voices.py
 	set -- $(SPEECH_SIZES); $(PY) -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
-		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival
+		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival \
+		--short-share $(SHORT_SHARE)
 
 # Human English speech from packages (pocketsphinx sdist via pip, KDE/Tux Paint/ALSA data via
 # apt): 16 kHz WAVs and data/real/real.jsonl with speaker, source and licence; never for training.

@@ -4,11 +4,12 @@
         --test-text data/bible/test.tsv --dev-text data/bible/dev.tsv --out data/speech --festival
 
 Lines are split into utterances of a few seconds (clauses joined up to 14 words); with
-`--short-share`, that share of the training utterances is cut to a few words (`short_pieces`).
-Each utterance is spoken by one speaker of its split (`data_prep.voices.SPEAKERS`) with the engine's
-sampled speaking rate and pitch (`data_prep.engines`), resampled to 16 kHz mono WAV, and listed
-in `<split>.jsonl` with its engine, voice, speaker and parameters. A speaker is a person whose
-recordings built the voice (or one espeak-ng variant), and each is heard in one split only:
+`--short-share`, that share of the training utterances is cut to a few words
+(`data_prep.text.short_pieces`). Each utterance is spoken by one speaker of its split
+(`data_prep.voices.SPEAKERS`) with the engine's sampled speaking rate and pitch
+(`data_prep.engines`), resampled to 16 kHz mono WAV, and listed in `<split>.jsonl` with its
+engine, voice, speaker and parameters. A speaker is a person whose recordings built the voice
+(or one espeak-ng variant), and each is heard in one split only:
 
 - train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, mixed by
   `--engine-shares`; dev: espeak-ng dev variants and flite rms (a held-out person);
@@ -29,7 +30,6 @@ import json
 import logging
 import os
 import random
-import re
 import resource
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +42,7 @@ from tqdm import tqdm
 
 from data_prep import engines as tts
 from data_prep.manifest import write_manifest
+from data_prep.text import read_lines, short_pieces, split_utterances
 from data_prep.voices import (
     CORE_ENGINES,
     FIXED_SPLITS,
@@ -68,66 +69,6 @@ class Job:
     voice: str
     speaker: str
     params: dict
-
-
-def split_utterances(line: str, max_words: int = 14, min_words: int = 3) -> list[str]:
-    """Splits a line at clause punctuation and joins clauses into utterances of at most
-    `max_words` words (longer clauses are cut at word boundaries); a last piece shorter than
-    `min_words` joins the previous utterance."""
-    clauses = [c.strip() for c in re.split(r"(?<=[.;:?!,])\s+", line.strip()) if c.strip()]
-    pieces = []
-    for clause in clauses:
-        words = clause.split()
-        pieces += [" ".join(words[i : i + max_words]) for i in range(0, len(words), max_words)]
-    utterances = []
-    for piece in pieces:
-        if utterances and len(utterances[-1].split()) + len(piece.split()) <= max_words:
-            utterances[-1] += " " + piece
-        else:
-            utterances.append(piece)
-    if len(utterances) > 1 and len(utterances[-1].split()) < min_words:
-        last = utterances.pop()
-        utterances[-1] += " " + last
-    return utterances
-
-
-SHORT_WORDS = (1, 3)  # words in a short training utterance (--short-share)
-
-
-def short_pieces(utterances: list[str], share: float, rng) -> list[str]:
-    """`utterances` with a `share` of them (drawn with `rng`) cut to SHORT_WORDS consecutive
-    words of their own, punctuation stripped at the ends: isolated words and short phrases,
-    which clauses of 3-14 words never are. The words stay those of the training text, so no
-    other text enters the corpus."""
-    if share <= 0:
-        return utterances
-    cut = set(rng.sample(range(len(utterances)), round(share * len(utterances))))
-    result = []
-    for i, text in enumerate(utterances):
-        words = text.split()
-        if i in cut:
-            size = min(rng.randint(*SHORT_WORDS), len(words))
-            start = rng.randrange(len(words) - size + 1)
-            piece = " ".join(words[start : start + size]).strip('.,;:?!"“”‘’()[]-— ')
-            text = piece if re.search(r"\w", piece) else text
-        result.append(text)
-    return result
-
-
-def read_lines(path, column: int | None = None) -> list[str]:
-    """Lines of a text file, or one TAB-separated column (1-based) of a TSV file."""
-    lines = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if column:
-                fields = line.split("\t")
-                if len(fields) < column:
-                    raise ValueError(f"{path}:{number}: no column {column}")
-                line = fields[column - 1]
-            if line.strip():
-                lines.append(line)
-    return lines
 
 
 def plan_split(

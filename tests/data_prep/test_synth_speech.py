@@ -4,7 +4,8 @@ import pytest
 import soundfile as sf
 
 from data_prep.manifest import read_manifest
-from data_prep.synth_speech import _speak, main, plan_split, split_utterances, synthesize
+from data_prep.synth_speech import _speak, main, plan_split, synthesize
+from data_prep.text import split_utterances
 from data_prep.voices import VARIANTS
 from tests.conftest import SPEECH_TEXT
 
