@@ -6,6 +6,7 @@
 # QUICK=1 make demo shows the whole flow in a few minutes (tiny models, short budgets).
 #   make voices the README's speech results: configs/asr/voices.yaml (about 2 hours on 2 cores),
 #               its word LM and tuning, and the four speech test sets, into runs/asr_voices
+#               (QUICK=1 make voices: the same chain with a tiny model, in minutes)
 SHELL := /bin/bash
 PY := .venv/bin/python
 RUN ?= runs/bible_small
@@ -21,7 +22,9 @@ SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
 # a corpus with another share needs its own folder: make voices SPEECH=data/speech_short
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
 SHORT_SHARE ?= 0
-VOICES_RUN ?= runs/asr_voices
+VOICES_RUN ?= $(if $(QUICK),runs/asr_voices_quick,runs/asr_voices)
+VOICES_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
+	model.conv_filters=64 augment.perturbed_copies=1
 ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
 	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
@@ -66,12 +69,14 @@ demo: system-deps install corpus speech-corpus real-speech
 voices: system-deps install corpus speech-corpus real-speech
 	$(PY) -m pipelines.asr train --config configs/asr/voices.yaml --run-dir $(VOICES_RUN) \
 		--set data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
-		data.test=$(SPEECH)/test.jsonl
+		data.test=$(SPEECH)/test.jsonl $(if $(QUICK),$(VOICES_QUICK_SET))
 	$(PY) -m pipelines.asr lm --run-dir $(VOICES_RUN) --text data/bible/train.en.txt
-	$(PY) -m pipelines.asr tune-lm --run-dir $(VOICES_RUN) --alphas 0.75 1.0 1.25 --betas 2 3 4
+	$(PY) -m pipelines.asr tune-lm --run-dir $(VOICES_RUN) \
+		$(if $(QUICK),--alphas 0.5 1 --betas 1 --beam-size 4,--alphas 0.75 1.0 1.25 --betas 2 3 4)
 	for manifest in $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
 			data/real/real.jsonl; do \
-		$(PY) -m pipelines.asr evaluate --run-dir $(VOICES_RUN) --manifest $$manifest || exit 1; \
+		$(PY) -m pipelines.asr evaluate --run-dir $(VOICES_RUN) --manifest $$manifest \
+			$(if $(QUICK),--beam-size 4 --lm-beam-size 4) || exit 1; \
 	done
 
 test: test-deps install

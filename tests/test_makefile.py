@@ -33,3 +33,10 @@ def test_make_voices_builds_the_corpus_trains_tunes_and_evaluates_every_test_set
 def test_the_default_corpus_cuts_no_utterances_short(tmp_path):
     out = _dry_run("speech-corpus", f"SPEECH={tmp_path / 'speech'}")
     assert re.search(r"--short-share 0\s", out)
+
+
+def test_quick_make_voices_runs_the_same_chain_small(tmp_path):
+    out = _dry_run("voices", "QUICK=1", f"SPEECH={tmp_path / 'speech'}")
+    assert "--run-dir runs/asr_voices_quick" in out and "--train-utterances $1" in out
+    assert "train.epochs=2 train.max_minutes=2 model.units=64" in out
+    assert "--beam-size 4 --lm-beam-size 4" in out and "--alphas 0.5 1 --betas 1" in out
