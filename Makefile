@@ -23,11 +23,13 @@ SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
 SHORT_SHARE ?= 0
 VOICES_RUN ?= $(if $(QUICK),runs/asr_voices_quick,runs/asr_voices)
-VOICES_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
-	model.conv_filters=64 augment.perturbed_copies=1
-ASR_QUICK_SET := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
-	model.conv_filters=64 data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
+SPEECH_DATA := data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
+SPEECH_TESTS := $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
+	data/real/real.jsonl
+ASR_QUICK_MODEL := train.epochs=2 train.max_minutes=2 model.units=64 model.num_layers=1 \
+	model.conv_filters=64
+ASR_QUICK_SET := $(ASR_QUICK_MODEL) $(SPEECH_DATA)
 APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festival festvox-kallpc16k \
 	flite festvox-kdlpc16k festvox-us-slt-hts sox libsox-fmt-all ffmpeg
 # Ambience recordings (CC-BY-SA-3.0) for the noise augmentation of configs/asr/voices.yaml; the
@@ -57,8 +59,7 @@ demo: system-deps install corpus speech-corpus real-speech
 	# weights are tuned on dev, never on test.
 	$(PY) -m pipelines.asr lm --run-dir $(SPEECH_RUN) --text data/bible/train.en.txt
 	$(PY) -m pipelines.asr tune-lm --run-dir $(SPEECH_RUN) $(if $(QUICK),--alphas 0.5 1 --betas 1)
-	for manifest in $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
-			data/real/real.jsonl; do \
+	for manifest in $(SPEECH_TESTS); do \
 		$(PY) -m pipelines.asr evaluate --run-dir $(SPEECH_RUN) --manifest $$manifest \
 			$(if $(QUICK),--beam-size 4) || exit 1; \
 	done
@@ -68,13 +69,11 @@ demo: system-deps install corpus speech-corpus real-speech
 # The speech model of the README's results, its LM (weights tuned on dev) and every test set.
 voices: system-deps install corpus speech-corpus real-speech
 	$(PY) -m pipelines.asr train --config configs/asr/voices.yaml --run-dir $(VOICES_RUN) \
-		--set data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
-		data.test=$(SPEECH)/test.jsonl $(if $(QUICK),$(VOICES_QUICK_SET))
+		--set $(SPEECH_DATA) $(if $(QUICK),$(ASR_QUICK_MODEL) augment.perturbed_copies=1)
 	$(PY) -m pipelines.asr lm --run-dir $(VOICES_RUN) --text data/bible/train.en.txt
 	$(PY) -m pipelines.asr tune-lm --run-dir $(VOICES_RUN) \
 		$(if $(QUICK),--alphas 0.5 1 --betas 1 --beam-size 4,--alphas 0.75 1.0 1.25 --betas 2 3 4)
-	for manifest in $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
-			data/real/real.jsonl; do \
+	for manifest in $(SPEECH_TESTS); do \
 		$(PY) -m pipelines.asr evaluate --run-dir $(VOICES_RUN) --manifest $$manifest \
 			$(if $(QUICK),--beam-size 4 --lm-beam-size 4) || exit 1; \
 	done
