@@ -38,7 +38,8 @@ DEMO_APT_PACKAGES := $(APT_PACKAGES) megaglest-data
 # Human recordings with exact transcripts (data_prep/real_speech.py): a test set of minutes.
 REAL_SPEECH_APT_PACKAGES := klettres-data ktuberling-data tuxpaint-stamps-default alsa-utils
 # The tests render the HTML comparison report and drive the server's page in headless Chromium.
-TEST_APT_PACKAGES := $(APT_PACKAGES) chromium chromium-driver
+# alsa-utils' recordings of a human voice test the converted Whisper encoder.
+TEST_APT_PACKAGES := $(APT_PACKAGES) chromium chromium-driver alsa-utils
 # The tests run in parallel worker processes (pytest-xdist), one per core up to 4: most of a
 # test's time is single-threaded (imports, tracing, tiny models), so two workers keep 2 cores busy.
 TEST_WORKERS ?= auto
@@ -114,8 +115,9 @@ data/bible/train.en.txt: data/bible/train.tsv
 
 # English side of the Bible split: training books for train, Amos/Philippians for dev,
 # Mark/Ruth/Jonah for test. Speakers are held out whole (data_prep/voices.py): train mixes
-# espeak-ng, flite awb/slt, festival slt and piper joe; dev adds flite rms; test is espeak-ng
-# held-out variants; test_voices.jsonl is the test text spoken by festival ked (and MBROLA /
+# espeak-ng, flite awb/slt, festival slt, piper joe, hibari's derived voices of af_heart (one
+# person) and Kokoro style blends; dev adds flite rms; test is espeak-ng held-out variants;
+# test_voices.jsonl is the test text spoken by festival ked and Kokoro jf_nezumi (and MBROLA /
 # Pico / RHVoice voices where installed); test_festival.jsonl by festival kal (written last).
 speech-corpus: $(SPEECH)/test_festival.jsonl
 

@@ -134,6 +134,8 @@ class CTCRecognizer(nn.Module):
     def forward(self, features, lengths):
         """features (batch, frames, features) -> (logits (batch, time, vocab), lengths)."""
         x = features.transpose(1, 2)
+        stride = 2 ** len(self.convolutions)  # padded to a multiple of it, as the Keras model
+        x = nn.functional.pad(x, (0, -x.shape[2] % stride))
         for conv in self.convolutions:
             pad = max(2 * ((x.shape[2] + 1) // 2 - 1) + 3 - x.shape[2], 0)  # as Keras "same"
             x = torch.relu(conv(nn.functional.pad(x, (pad // 2, pad - pad // 2))))

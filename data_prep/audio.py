@@ -5,7 +5,11 @@ mixed down to mono and resampled to the model's rate. Unreadable, corrupt or emp
 `AudioError` naming the path, so callers can skip them with a count.
 
 Mel filters are librosa's defaults (Slaney scale and area normalization); the exported model's
-`tf.signal` front end must match these, and a parity test checks it.
+`tf.signal` front end must match these, and a parity test checks it. The `whisper` kind is
+Whisper's own log-mel (what its pretrained encoder was trained on, `whisper/audio.py`): the
+same Slaney filters over a 400-point STFT with reflect padding, the last frame dropped, then
+log10, a floor 8 below the utterance's maximum, and (x + 4) / 4. It is computed on the
+unpadded utterance (Whisper pads every input to 30 s; the encoders here run on true lengths).
 """
 
 import dataclasses
@@ -16,7 +20,18 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-FEATURE_KINDS = ("logmel", "mfcc")
+FEATURE_KINDS = ("logmel", "mfcc", "whisper")
+# What Whisper's encoders were trained on; `kind: whisper` must use exactly these.
+WHISPER_FEATURES = {
+    "sample_rate": 16000,
+    "win_length": 400,
+    "hop_length": 160,
+    "n_fft": 400,
+    "n_mels": 80,
+    "fmin": 0.0,
+    "fmax": 8000.0,
+    "normalization": "none",
+}
 NORMALIZATIONS = ("utterance", "global", "none")
 
 
@@ -29,7 +44,9 @@ class FeatureConfig:
     """What the feature extractor computes; its hash names the feature cache.
 
     Args:
-        kind: `"logmel"` (log of mel power) or `"mfcc"` (DCT of the log-mel).
+        kind: `"logmel"` (log of mel power), `"mfcc"` (DCT of the log-mel) or `"whisper"`
+            (Whisper's log-mel, for a pretrained Whisper encoder: the other keys then take
+            `WHISPER_FEATURES`' values).
         sample_rate: audio is resampled to this rate.
         win_length: analysis window in samples (400 = 25 ms at 16 kHz), Hann, zero-padded to
             `n_fft`.
@@ -62,10 +79,26 @@ class FeatureConfig:
             )
         if self.win_length > self.n_fft:
             raise ValueError(f"features.win_length {self.win_length} > n_fft {self.n_fft}")
+        if self.kind == "whisper":
+            # Keys left at their defaults take Whisper's values; any other value is an error.
+            defaults = {f.name: f.default for f in dataclasses.fields(self)}
+            for key, value in WHISPER_FEATURES.items():
+                if getattr(self, key) == defaults[key]:
+                    object.__setattr__(self, key, value)
+                elif getattr(self, key) != value:
+                    raise ValueError(
+                        f"features.{key} {getattr(self, key)!r}: features.kind whisper takes "
+                        f"Whisper's own value, {value!r} (leave the key out)"
+                    )
+
+    @classmethod
+    def whisper(cls) -> "FeatureConfig":
+        """The front end of Whisper's pretrained encoders."""
+        return cls(kind="whisper", **WHISPER_FEATURES)
 
     @property
     def feature_size(self) -> int:
-        return self.n_mels if self.kind == "logmel" else self.n_mfcc
+        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
 
     def digest(self) -> str:
         """A short hash of everything that changes the features."""
@@ -113,8 +146,26 @@ def pad_batch(arrays: list[np.ndarray]):
     return batch, lengths
 
 
+def whisper_log_mel(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
+    """Whisper's log-mel (frames, n_mels) of mono audio: `1 + len // hop` centered frames with
+    reflect padding, less the last one (as `whisper.audio.log_mel_spectrogram` does)."""
+    minimum = config.n_fft  # shorter input is zero-padded to one window
+    if len(audio) < minimum:
+        audio = np.pad(audio, (0, minimum - len(audio)))
+    stft = librosa.stft(
+        audio, n_fft=config.n_fft, hop_length=config.hop_length, window="hann", pad_mode="reflect"
+    )
+    power = np.abs(stft[:, :-1]) ** 2  # (n_fft // 2 + 1, frames)
+    mel = librosa.filters.mel(sr=config.sample_rate, n_fft=config.n_fft, n_mels=config.n_mels)
+    log_spec = np.log10(np.maximum(mel @ power, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).T.astype(np.float32)
+
+
 def compute_features(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
     """Mono audio at `config.sample_rate` -> float32 features (frames, feature_size)."""
+    if config.kind == "whisper":
+        return whisper_log_mel(audio, config)
     mel = librosa.feature.melspectrogram(
         y=audio,
         sr=config.sample_rate,
@@ -139,6 +190,8 @@ def compute_features(audio: np.ndarray, config: FeatureConfig) -> np.ndarray:
 
 def num_frames(num_samples: int, config: FeatureConfig) -> int:
     """Frames `compute_features` returns for `num_samples` samples (centered frames)."""
+    if config.kind == "whisper":
+        return max(num_samples, config.n_fft) // config.hop_length
     return 1 + num_samples // config.hop_length
 
 

@@ -1,12 +1,13 @@
-"""Acoustic augmentation of 16 kHz mono float32 speech: speed, tempo, pitch, room reverberation,
-additive noise (ambience recordings or coloured noise), a telephone channel and gain.
+"""Acoustic augmentation of 16 kHz mono float32 speech: speed, tempo, pitch, vocal-tract length,
+room reverberation, additive noise (ambience recordings or coloured noise), a telephone channel
+and gain.
 
 `augment(audio, rng, sample_rate, config)` applies the chain of a `WaveAugmentation` config in
-the order a signal meets them: the talker (speed, tempo, pitch), the room (reverberation), the
-background (noise), the channel (telephone band and codec), the recording level (gain). Each
-transform happens with its probability and draws its parameters from its (low, high) range
-with the given `np.random.Generator`, so the same seed gives the same output; the returned
-dict records what was applied (`count_applied` sums it over a cache's utterances).
+the order a signal meets them: the talker (speed, tempo, pitch, vocal tract), the room
+(reverberation), the background (noise), the channel (telephone band and codec), the recording
+level (gain). Each transform happens with its probability and draws its parameters from its
+(low, high) range with the given `np.random.Generator`, so the same seed gives the same output;
+the returned dict records what was applied (`count_applied` sums it over a cache's utterances).
 
 Where it runs, and why: on the *source audio of cached copies*, once, in the feature cache's
 worker processes (`data_prep.feature_cache`, `augment.perturbed_copies` copies per training
@@ -18,9 +19,9 @@ about 60 ms of CPU per copy of a 4 s utterance, features included. On the fly (a
 in tf.data) that is 12 CPU-minutes per epoch of 12,000 utterances, taken from training on 2
 cores every epoch, while a cache built once is read at memory speed. Each
 cached copy has a fresh draw (its own room, noise, SNR, codec, ...), which gives the variety;
-SpecAugment (feature masks, cheap) stays on the fly. Transforms that keep the length (reverb,
-noise, telephone, gain, pitch) return exactly `len(audio)` samples (see each for what is cut or
-padded); speed and tempo change the length by 1/factor.
+SpecAugment (feature masks, cheap) stays on the fly. Transforms that keep the length (pitch,
+vtlp, reverb, noise, telephone, gain) return exactly `len(audio)` samples (see each for what
+is cut or padded); speed and tempo change the length by 1/factor.
 """
 
 import dataclasses
@@ -46,6 +47,7 @@ from data_prep.channels import (
     rir_bank,
     sox_effect,
     telephone,
+    vocal_tract_warp,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,7 +59,8 @@ DEFAULT_NOISE_DIR = "/usr/share/games/megaglest/tilesets"
 AUDIO_SUFFIXES = (".wav", ".ogg", ".flac")
 MIN_AMBIENCE_SECONDS = 3.0  # shorter files are one-shot effects (a wolf, a rooster)
 PEAK_LIMIT = 0.99  # gain never drives a sample beyond this
-_TRANSFORMS = ("speed", "tempo", "pitch", "reverb", "noise", "telephone", "gain")  # in order
+# in the order applied
+_TRANSFORMS = ("speed", "tempo", "pitch", "vtlp", "reverb", "noise", "telephone", "gain")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,7 +74,11 @@ class WaveAugmentation:
     Args:
         speed, speed_prob: resampling factor (tempo and pitch change together; 1.1 = faster).
         tempo, tempo_prob: tempo factor with the pitch kept (sox `tempo -s`, WSOLA).
-        pitch_semitones, pitch_prob: pitch shift with the tempo kept (sox `pitch`).
+        pitch_semitones, pitch_prob: pitch shift with the tempo kept (sox `pitch`); the
+            formants stay.
+        vtlp_alpha, vtlp_prob: vocal-tract length perturbation, a warp of the spectral
+            envelope's frequency axis by alpha (> 1: formants up, a shorter tract) with the
+            pitch and tempo kept (`channels.vocal_tract_warp`; Jaitly & Hinton 2013).
         reverb_rt60, reverb_room_m, reverb_bank, reverb_prob: reverberation time in seconds,
             floor side lengths in metres, and how many shoebox-room impulse responses the bank
             holds (computed once per process; see `rir_bank`).
@@ -90,6 +97,8 @@ class WaveAugmentation:
     tempo_prob: float = 0.0
     pitch_semitones: tuple[float, float] = (-2.0, 2.0)
     pitch_prob: float = 0.0
+    vtlp_alpha: tuple[float, float] = (0.9, 1.1)
+    vtlp_prob: float = 0.0
     reverb_rt60: tuple[float, float] = (0.2, 0.7)
     reverb_room_m: tuple[float, float] = (3.0, 10.0)
     reverb_bank: int = 64
@@ -110,7 +119,8 @@ class WaveAugmentation:
                 object.__setattr__(self, field.name, tuple(value))
         rules = [(f"{name}_prob", "a probability in [0, 1]") for name in _TRANSFORMS]
         rules = [(key, expected, 0 <= getattr(self, key) <= 1) for key, expected in rules]
-        for key, low in (("speed", 0), ("tempo", 0), ("reverb_rt60", 0), ("reverb_room_m", 2)):
+        bounded = (("speed", 0), ("tempo", 0), ("vtlp_alpha", 0), ("reverb_rt60", 0))
+        for key, low in (*bounded, ("reverb_room_m", 2)):
             rules.append((key, f"[low, high] with {low} < low <= high", _range(self, key, low)))
         for key in ("pitch_semitones", "noise_snr_db", "gain_db"):
             rules.append((key, "[low, high] with low <= high", _range(self, key)))
@@ -174,6 +184,9 @@ def augment(audio: np.ndarray, rng: np.random.Generator, sample_rate: int, confi
         applied["pitch_semitones"] = round(float(rng.uniform(*config.pitch_semitones)), 3)
         cents = str(round(100 * applied["pitch_semitones"], 1))
         audio = fit_length(sox_effect(audio, sample_rate, "pitch", cents), len(audio))
+    if _happens(rng, config.vtlp_prob):
+        applied["vtlp_alpha"] = round(float(rng.uniform(*config.vtlp_alpha)), 4)
+        audio = vocal_tract_warp(audio, sample_rate, applied["vtlp_alpha"])
     if _happens(rng, config.reverb_prob):
         bank = rir_bank(config.reverb_rt60, config.reverb_room_m, config.reverb_bank, sample_rate)
         index = int(rng.integers(len(bank)))

@@ -1,6 +1,7 @@
-"""Rooms and telephone channels for speech augmentation (`data_prep.augment`): shoebox room
-impulse responses (pyroomacoustics), and a telephone band with a codec round trip through sox
-or ffmpeg pipes. Both work on float32 mono audio and keep its length.
+"""Rooms, telephone channels and vocal tracts for speech augmentation (`data_prep.augment`):
+shoebox room impulse responses (pyroomacoustics), a telephone band with a codec round trip
+through sox or ffmpeg pipes, and a vocal-tract length perturbation (a warp of the spectral
+envelope). All work on float32 mono audio and keep its length.
 """
 
 import functools
@@ -14,6 +15,8 @@ import scipy.signal
 
 MAX_IMAGE_ORDER = 40  # image-source order cap: cost grows with its cube (see rir_bank)
 TELEPHONE_BAND_HZ = (300.0, 3400.0)
+VTLP_BOUNDARY = 0.6  # of the Nyquist frequency: 4.8 kHz at 16 kHz, as in Jaitly & Hinton (2013)
+VTLP_MAX_GAIN_DB = 40.0  # bounds the envelope ratio where an envelope is nearly silent
 
 # -R: sox seeds its random numbers the same in every run (its default does not); -D: no dither
 # (random noise): the same input always gives the same output.
@@ -153,3 +156,59 @@ def telephone(audio: np.ndarray, sample_rate: int, codec: str) -> np.ndarray:
     back = decoded.astype(np.float32) * (scale / 32767)
     back = librosa.resample(back, orig_sr=8000, target_sr=sample_rate)
     return fit_length(back, len(audio)).astype(np.float32)
+
+
+def vtlp_warp(frequencies: np.ndarray, alpha: float, nyquist: float) -> np.ndarray:
+    """Where VTLP sends each frequency: `alpha * f` up to a boundary (`VTLP_BOUNDARY` of the
+    Nyquist frequency, times min(alpha, 1)), then the straight line that ends at the Nyquist
+    frequency, so the band stays full and nothing folds (Jaitly & Hinton 2013; Kaldi's VTLN)."""
+    corner = VTLP_BOUNDARY * nyquist * min(alpha, 1.0) / alpha
+    slope = (nyquist - alpha * corner) / (nyquist - corner)
+    return np.where(
+        frequencies <= corner, alpha * frequencies, nyquist - slope * (nyquist - frequencies)
+    )
+
+
+def lpc_log_envelope(power: np.ndarray, order: int) -> np.ndarray:
+    """Log spectral envelopes, up to a constant per frame, of (bins, frames) power spectra: the
+    all-pole model of `order` (Levinson-Durbin on each frame's autocorrelation, all frames at
+    once), with a noise floor 40 dB down so that every frame, silent ones too, is well posed."""
+    n_fft = 2 * (len(power) - 1)
+    autocorrelation = np.fft.irfft(power, n=n_fft, axis=0)[: order + 1]
+    autocorrelation[0] = autocorrelation[0] * (1 + 1e-4) + 1e-12
+    predictor = np.zeros_like(autocorrelation)
+    predictor[0], error = 1.0, autocorrelation[0].copy()
+    for i in range(1, order + 1):
+        reflection = -(predictor[:i] * autocorrelation[i:0:-1]).sum(axis=0) / error
+        predictor[: i + 1] = predictor[: i + 1] + reflection * predictor[: i + 1][::-1]
+        error *= 1 - reflection**2
+    return -np.log(np.abs(np.fft.rfft(predictor, n=n_fft, axis=0)) + 1e-12)
+
+
+def vocal_tract_warp(
+    audio: np.ndarray, sample_rate: int, alpha: float, n_fft: int = 512
+) -> np.ndarray:
+    """Vocal-tract length perturbation of a waveform: the spectral envelope of each STFT frame
+    is warped along frequency by `vtlp_warp` (alpha > 1: formants move up, a shorter tract)
+    while the harmonics, and so the pitch, the phases and the timing, stay.
+
+    The envelope is each frame's all-pole (LPC) model of order 2 + kHz (`lpc_log_envelope`),
+    the formants' usual order; each frame is multiplied by the ratio of its warped envelope to
+    its own (bounded to +-`VTLP_MAX_GAIN_DB`), the inverse STFT restores `len(audio)` samples,
+    and the output has the input's RMS. alpha = 1 is an STFT round trip (near identity)."""
+    hop = n_fft // 4
+    spectrum = librosa.stft(audio, n_fft=n_fft, hop_length=hop)  # (bins, frames) complex
+    envelope = lpc_log_envelope(np.abs(spectrum) ** 2, 2 + sample_rate // 1000)
+    bins = np.arange(len(envelope))
+    # The output envelope at bin b is the input's at the frequency that the warp sends to b.
+    source = np.interp(bins, vtlp_warp(bins, alpha, bins[-1]), bins)
+    low = np.minimum(np.floor(source).astype(int), bins[-1] - 1)
+    fraction = (source - low)[:, None]
+    warped = envelope[low] * (1 - fraction) + envelope[low + 1] * fraction
+    limit = VTLP_MAX_GAIN_DB / 20 * np.log(10)
+    spectrum *= np.exp(np.clip(warped - envelope, -limit, limit))
+    out = librosa.istft(spectrum, hop_length=hop, n_fft=n_fft, length=len(audio))
+    level = np.sqrt(np.mean(np.square(out, dtype=np.float64)))
+    if level == 0:
+        return audio
+    return (out * np.sqrt(np.mean(np.square(audio, dtype=np.float64))) / level).astype(np.float32)

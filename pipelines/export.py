@@ -113,7 +113,7 @@ def export_recognizer(run_dir, out_dir) -> Path:
         if stats is not None:
             mask = tf.sequence_mask(frame_lengths, tf.shape(features)[1], features.dtype)
             features = (features - stats[0]) / stats[1] * mask[..., None]
-        return features, frame_lengths
+        return model.front(features, frame_lengths)  # a pretrained encoder's frozen part
 
     def run(waveforms, lengths, beam):
         features, frame_lengths = features_of(waveforms, lengths)

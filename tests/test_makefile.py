@@ -1,5 +1,5 @@
-"""The make targets the README names run the commands it lists (checked with `make -n`, which
-prints the recipes without running them)."""
+"""The make targets the README and docs/speech.md name run the commands they list (checked with
+`make -n`, which prints the recipes without running them)."""
 
 import re
 import subprocess

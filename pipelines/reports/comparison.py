@@ -2,7 +2,9 @@
 self-contained HTML, with bar charts of their scores and speed.
 
 Reads what the pipelines wrote: `config.yaml`, `history.csv`, `training_curves.png` and every
-`eval/<name>/report.json`; runs nothing. `python -m pipelines.report RUN [RUN ...]` and the
+`eval/<name>/report.json`; runs nothing. Per evaluated set it also shows what the model wrote:
+a few inputs with their reference and output (`pipelines.reports.samples`: a seeded draw, the
+worst and the best by sentence score). `python -m pipelines.report RUN [RUN ...]` and the
 results notebook drive it.
 """
 
@@ -17,6 +19,7 @@ import yaml
 
 from pipelines.reports import figures
 from pipelines.reports.evaluation import decoding_name
+from pipelines.reports.samples import sample_table
 from seq2seq.files import write_text
 from seq2seq.training.run_dir import RunDir
 
@@ -26,7 +29,8 @@ SPEECH_COLUMNS = ("WER %", "CER %", "real-time factor")
 
 def summarize_run(run_dir) -> dict:
     """What a run directory says about itself: {"run", "kind" (translation | speech),
-    "model", "epochs", "best_dev_loss", "evaluations": [{"eval", "decoding", <metrics>}]}."""
+    "model", "epochs", "best_dev_loss", "evaluations": [{"eval", "decoding", <metrics>}],
+    "samples": [{"eval", "header", "rows"}] (sets whose report keeps its outputs)}."""
     run = RunDir(run_dir)
     if not run.config.exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml)")
@@ -34,9 +38,13 @@ def summarize_run(run_dir) -> dict:
     kind = "speech" if "features" in config else "translation"
     history = run.history()
     dev_losses = list(run.dev_losses().values())
-    evaluations = []
+    evaluations, samples = [], []
     for path in sorted(run.path.glob("eval/*/report.json")):
-        for row in json.loads(path.read_text(encoding="utf-8"))["results"]:
+        report = json.loads(path.read_text(encoding="utf-8"))
+        table = sample_table(report)
+        if table:
+            samples.append({"eval": path.parent.name, "header": table[0], "rows": table[1]})
+        for row in report["results"]:
             decoding = row["decoding"]
             name = decoding_name(decoding)
             if kind == "translation":
@@ -58,6 +66,7 @@ def summarize_run(run_dir) -> dict:
         "epochs": len(history),
         "best_dev_loss": min(dev_losses) if dev_losses else None,
         "evaluations": evaluations,
+        "samples": samples,
     }
 
 
@@ -139,6 +148,11 @@ def write_comparison(run_dirs, out_dir, title: str = "Run comparison") -> tuple[
         section = _results_section(summaries, kind, columns, out_dir)
         if section:
             sections.append(section)
+    for summary in summaries:
+        sections += [
+            Section(f"What {summary['run']} wrote: {item['eval']}", item["header"], item["rows"])
+            for item in summary["samples"]
+        ]
     curves = Section("Training curves")
     for i, summary in enumerate(summaries, 1):
         png = Path(summary["run"]) / "training_curves.png"
@@ -164,12 +178,17 @@ def _markdown(title: str, sections: list[Section]) -> str:
             lines += [
                 "| " + " | ".join(section.header) + " |",
                 "|" + "---|" * len(section.header),
-                *("| " + " | ".join(str(c) for c in row) + " |" for row in section.rows),
+                *("| " + " | ".join(_cell(c) for c in row) + " |" for row in section.rows),
             ]
         if section.header and section.images:
             lines.append("")
         lines += [f"![{name}]({name})" for name in section.images]
     return "\n".join(lines) + "\n"
+
+
+def _cell(value) -> str:
+    """A Markdown table cell: a pipe or a line break in model output would break the row."""
+    return str(value).replace("|", "\\|").replace("\n", " ")
 
 
 STYLE = """body { font-family: sans-serif; margin: 2em; color: #222; }

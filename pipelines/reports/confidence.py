@@ -14,6 +14,8 @@ import jiwer
 import numpy as np
 from scipy.stats import rankdata
 
+from seq2seq.speech.alignment import forced_words, word_confidence
+
 
 def word_correctness(reference: str, hypothesis: str) -> list[bool]:
     """For each word of `hypothesis`, whether the alignment with `reference` matches it."""
@@ -28,6 +30,21 @@ def word_correctness(reference: str, hypothesis: str) -> list[bool]:
             for i in range(chunk.hyp_start_idx, chunk.hyp_end_idx):
                 correct[i] = True
     return correct
+
+
+def text_confidences(log_probs: list, texts: list[str], alphabet: str) -> list[float | None]:
+    """The mean word confidence of each text on the best CTC path that spells it (as
+    `transcribe` computes it for a beam search's text); None for a text without words or one
+    its frames cannot hold."""
+    out = []
+    for frames, text in zip(log_probs, texts, strict=True):
+        try:
+            spans = forced_words(frames, text, alphabet)
+        except ValueError:
+            spans = []
+        scores = [word_confidence(frames, word, start, end, alphabet) for word, start, end in spans]
+        out.append(float(np.mean(scores)) if scores else None)
+    return out
 
 
 def confidence_quality(references, hypotheses, confidences, share: float = 0.25) -> dict:

@@ -61,18 +61,15 @@ def bleu_by_length(sources, references, hypotheses: dict) -> dict:
     """Corpus BLEU per source-length bucket for each decoding strategy:
     {bucket: {"num_sentences": n, "bleu": {strategy: score}}}."""
     groups = buckets([len(s.split()) for s in sources], SOURCE_WORD_BUCKETS, " words")
+
+    def bleu(texts, index):
+        picked = [texts[i] for i in index], [[references[i] for i in index]]
+        return round(sacrebleu.corpus_bleu(*picked).score, 2)
+
     return {
         name: {
             "num_sentences": len(index),
-            "bleu": {
-                strategy: round(
-                    sacrebleu.corpus_bleu(
-                        [h[i] for i in index], [[references[i] for i in index]]
-                    ).score,
-                    2,
-                )
-                for strategy, h in hypotheses.items()
-            },
+            "bleu": {s: bleu(h, index) for s, h in hypotheses.items()},
         }
         for name, index in groups.items()
     }
@@ -85,14 +82,16 @@ def write_reports(
     title: str,
     by_length: dict | None = None,
     attention: list[dict] = (),
+    sentences: list[dict] = (),
 ) -> Path:
-    """Writes `report.json` (one entry per decoding strategy, the BLEU by source length) and
-    `report.md` (score tables, figures, sample translations), with `bleu_by_length.png` and
-    one `attention_<i>.png` per `attention` item (`source_tokens`, `target_tokens`, `weights`
-    (target, source), `title`). Returns the Markdown path."""
+    """Writes `report.json` (one entry per decoding strategy, the BLEU by source length, every
+    sentence's outputs: `samples.translation_outputs`) and `report.md` (score tables, figures,
+    samples), with `bleu_by_length.png` and one `attention_<i>.png` per `attention` item
+    (`source_tokens`, `target_tokens`, `weights` (target, source), `title`). Returns its path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"results": rows, "by_source_length": by_length or {}, "samples": samples}
+    payload["sentences"] = list(sentences)
     write_text(out_dir / "report.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     lines = [
         f"# {title}",
@@ -225,12 +224,13 @@ def write_asr_reports(
     title: str,
     by_duration: dict | None = None,
     substitutions: list[tuple] = (),
+    utterances: list[dict] = (),
 ):
     """Writes `report.json` and `report.md`: scores per decoding strategy, WER tables by
     voice and by utterance duration (with `wer_by_voice.png`, `wer_by_duration.png`), the most
     frequent character substitutions (`substitutions.png`) and the worst utterances as aligned
-    REF/HYP lines. `by_voice` and `by_duration` map a group to {"num_utterances", "wer": [one
-    per decoding]}. Returns the Markdown path."""
+    REF/HYP lines; `report.json` keeps every utterance's outputs (`samples.speech_outputs`).
+    `by_voice` and `by_duration` map a group to {"num_utterances", "wer": [one per decoding]}."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {
@@ -239,6 +239,7 @@ def write_asr_reports(
         "by_duration": by_duration or {},
         "character_substitutions": [list(s) for s in substitutions],
         "worst": worst,
+        "utterances": list(utterances),
     }
     write_text(out_dir / "report.json", json.dumps(payload, indent=2, ensure_ascii=False) + "\n")
     lines = [
@@ -247,6 +248,7 @@ def write_asr_reports(
         f"{report['num_utterances']} utterances, {report['audio_seconds'] / 60:.1f} minutes of "
         "audio; WER and CER in %, transcripts normalized to the model alphabet.",
         "",
+        *figures.encoder_lines(report.get("pretrained_encoder")),
         "| decoding | WER | CER | hits | subs | dels | ins | real-time factor |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]

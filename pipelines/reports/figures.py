@@ -140,3 +140,15 @@ def curves(series: dict, path, title, xlabel, ylabel) -> Path:
     ax.grid(alpha=0.3)
     ax.legend()
     return _save(fig, path)
+
+
+def encoder_lines(encoder: dict | None) -> list[str]:
+    """The line a report over a pretrained encoder carries: whose model the figures rest on."""
+    if not encoder:
+        return []
+    return [
+        f"**Pretrained encoder `{encoder['name']}` ({encoder['package']}, {encoder['licence']}):"
+        " trained by others on real speech**; only the head above it was trained here. "
+        f"{encoder['description']}.",
+        "",
+    ]

@@ -66,9 +66,11 @@ def _round(value):
 
 
 def segment_config(config, **overrides) -> SegmentConfig:
-    """Segments no longer than the model's training utterances (`data.max_frames`)."""
+    """Segments no longer than the model's training utterances (`data.max_frames` model
+    input frames: `front_stride` feature frames each)."""
     features = config.features
-    longest = config.data.max_frames * features.hop_length / features.sample_rate
+    longest = config.data.max_frames * config.front_stride * features.hop_length
+    longest /= features.sample_rate
     return SegmentConfig(max_seconds=overrides.pop("max_seconds", None) or longest, **overrides)
 
 

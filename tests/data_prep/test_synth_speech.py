@@ -1,15 +1,18 @@
+import importlib.util
 from collections import Counter
 
 import pytest
 import soundfile as sf
 
+from data_prep import engines as tts
 from data_prep.manifest import read_manifest
+from data_prep.neural_voices import HIBARI_VOICES
 from data_prep.synth_speech import _speak, main, plan_split, synthesize
 from data_prep.text import split_utterances
-from data_prep.voices import VARIANTS
+from data_prep.voices import TRAIN_SHARES, VARIANTS, persons
 from tests.conftest import SPEECH_TEXT
 
-ALL = ("espeak-ng", "flite", "festival", "piper")
+ALL = ("espeak-ng", "flite", "festival", "piper", "hibari", "kokoro")
 SPLITS = ("train", "dev", "test", "test_voices", "test_festival")
 
 
@@ -71,19 +74,36 @@ def test_fixed_splits_do_not_depend_on_the_engines():
 
 def test_train_shares_and_file_names():
     jobs = plan_split(SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL)
-    counts = Counter(j.voice if j.engine != "espeak-ng" else "espeak-ng" for j in jobs)
+    counts = Counter(
+        j.engine if j.engine in ("espeak-ng", "hibari", "kokoro") else j.voice for j in jobs
+    )
     assert counts == {
-        "espeak-ng": 37,
-        "awb": 16,
-        "slt": 14,
-        "cmu_us_slt_arctic_hts": 13,
-        "en_US-joe-medium": 20,
+        "espeak-ng": 20,
+        "awb": 10,
+        "slt": 10,
+        "cmu_us_slt_arctic_hts": 6,
+        "en_US-joe-medium": 6,
+        "hibari": 44,
+        "kokoro": 4,
     }
     # the file name carries what is spoken: another plan for index 0 gets another file
     other = plan_split(SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL, shares={"espeak": 1})
     assert jobs[0].path != other[0].path and jobs == plan_split(
         SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL
     )
+
+
+def test_plans_hold_the_test_voices_persons_out_of_training():
+    """Over many draws: no person of test_voices (a Kokoro style, festival ked) is in a
+    training voice, not even in a blend; hibari's derived voices all count as af_heart."""
+    train = plan_split(SPEECH_TEXT * 200, "train", "out", 2000, 0, engines=ALL)
+    held = plan_split(SPEECH_TEXT * 200, "test_voices", "out", 200, 0, engines=ALL)
+    trained = {p for j in train for p in persons(j.speaker)}
+    tested = {p for j in held for p in persons(j.speaker)}
+    assert tested == {"ked", "kokoro:jf_nezumi"} and not tested & trained
+    assert {j.voice for j in train if j.engine == "hibari"} == set(HIBARI_VOICES)
+    assert {j.speaker for j in train if j.engine == "hibari"} == {"kokoro:af_heart"}
+    assert len({j.voice for j in train if j.engine == "kokoro"}) == 7
 
 
 def test_short_share_cuts_training_utterances_to_a_few_of_their_own_words():
@@ -116,20 +136,27 @@ def test_cli_refuses_a_short_share_outside_0_to_1(tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def mixed_corpus(tmp_path_factory):
-    """Every split with every installed core engine: train 10, dev 4, test(_voices/_festival) 3."""
+    """Every split with every core engine: train 14 (2 per train speaker set), dev 4,
+    test(_voices/_festival) 3."""
     folder = tmp_path_factory.mktemp("mixed_speech")
     splits = {"train": SPEECH_TEXT * 2, "dev": SPEECH_TEXT[:4]}
     splits |= dict.fromkeys(("test", "test_voices", "test_festival"), SPEECH_TEXT[4:])
-    limits = {"train": 10, "dev": 4, "test": 3, "test_voices": 3, "test_festival": 3}
-    synthesize(splits, folder, limits, workers=2, seed=0, engines=ALL)
+    limits = {"train": 14, "dev": 4, "test": 3, "test_voices": 3, "test_festival": 3}
+    shares = dict.fromkeys(TRAIN_SHARES, 1.0)
+    synthesize(splits, folder, limits, workers=2, seed=0, engines=ALL, shares=shares)
     return {s: read_manifest(folder / f"{s}.jsonl") for s in SPLITS}
 
 
 def test_mixed_corpus_holds_whole_speakers_out(mixed_corpus):
     speakers = {s: {e["speaker"] for e in m} for s, m in mixed_corpus.items()}
+    people = {
+        s: {p for speaker in found for p in persons(speaker)} for s, found in speakers.items()
+    }
     for held_out in ("dev", "test", "test_voices", "test_festival"):
         assert not speakers[held_out] & speakers["train"], held_out
-    assert speakers["test_voices"] == {"ked"} and speakers["test_festival"] == {"kal"}
+        assert not people[held_out] & people["train"], held_out  # blends' styles too
+    assert speakers["test_voices"] == {"ked", "kokoro:jf_nezumi"}
+    assert speakers["test_festival"] == {"kal"}
     assert "rms" in speakers["dev"] and not speakers["dev"] & speakers["test_voices"]
     assert all("kal" not in speakers[s] for s in SPLITS if s != "test_festival")
     engines = {e["engine"] for e in mixed_corpus["train"]}
@@ -142,7 +169,7 @@ def test_mixed_corpus_holds_whole_speakers_out(mixed_corpus):
 
 def test_mixed_corpus_manifest_fields_and_audio(mixed_corpus):
     for split, manifest in mixed_corpus.items():
-        assert len(manifest) == {"train": 10, "dev": 4}.get(split, 3)
+        assert len(manifest) == {"train": 14, "dev": 4}.get(split, 3)
         for entry in manifest:
             assert {"audio_filepath", "duration", "text", "engine", "voice", "speaker"} <= set(
                 entry
@@ -151,6 +178,13 @@ def test_mixed_corpus_manifest_fields_and_audio(mixed_corpus):
             assert (info.samplerate, info.channels) == (16000, 1) and 0.5 < info.duration < 12
     piper = next(e for e in mixed_corpus["train"] if e["engine"] == "piper")
     assert {"length_scale", "noise_scale", "noise_w_scale"} <= set(piper)
+    hibari = [e for e in mixed_corpus["train"] if e["engine"] == "hibari"]
+    assert all({"speed", "f0_scale", "warp", "seed"} <= set(e) for e in hibari)
+    assert {e["speaker"] for e in hibari} == {"kokoro:af_heart"}
+    kokoro = [
+        e for s in ("train", "test_voices") for e in mixed_corpus[s] if e["engine"] == "kokoro"
+    ]
+    assert len(kokoro) == 3 and all(tts.missing("kokoro", e["voice"]) is None for e in kokoro)
 
 
 def test_help_explains_every_option(capsys):
@@ -160,6 +194,25 @@ def test_help_explains_every_option(capsys):
     for option in ("--engines", "--engine-shares", "--festival", "--no-test-voices", "--workers"):
         assert option in text
     assert exit_.value.code == 0 and "test_festival festival-kal" in text
+
+
+@pytest.mark.parametrize("engines", [None, "espeak,hibari"])
+def test_a_missing_neural_engine_says_what_to_install(tmp_path, capsys, monkeypatch, engines):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "hibari" else real(name)
+    )
+    text = tmp_path / "text.txt"
+    text.write_text("In the beginning God created the heavens and the earth.\n")
+    tts.missing.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            arguments = ["--engines", engines] if engines else []
+            main(["--text", str(text), "--out", str(tmp_path / "out"), *arguments])
+    finally:
+        tts.missing.cache_clear()
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and "module hibari is missing (pip install hibari-tts)" in error
 
 
 @pytest.mark.parametrize(

@@ -37,3 +37,25 @@ def test_a_confidence_that_ranks_errors_first_is_scored_so():
     with pytest.raises(ValueError, match="2 confidences for 3 words"):
         confidence_quality(["a b c"], ["a b c"], [[0.5, 0.5]])
     assert confidence_quality([], [], []) == {"words": 0}
+
+
+def test_a_text_gets_the_mean_confidence_of_its_words_on_the_path_that_spells_it():
+    import numpy as np
+
+    from pipelines.reports.confidence import text_confidences
+
+    def frames(*rows):  # posteriors over (blank, a, b, space), one row a frame
+        return np.log(np.array(rows, dtype=np.float64))
+
+    log_probs = frames(
+        [0.05, 0.9, 0.025, 0.025],  # a
+        [0.9, 0.05, 0.025, 0.025],  # blank
+        [0.3, 0.05, 0.6, 0.05],  # b
+        [0.1, 0.05, 0.05, 0.8],  # space
+        [0.2, 0.7, 0.05, 0.05],  # a
+    )
+    # "ab a": the word "ab" has its weakest letter at 0.6 (b), the word "a" its one at 0.7.
+    out = text_confidences([log_probs, log_probs, log_probs], ["ab a", "", "aaaa"], "ab ")
+    assert out[0] == pytest.approx((0.6 + 0.7) / 2)
+    assert out[1] is None  # no words
+    assert out[2] is None  # four a's need seven frames: the frames cannot hold the text

@@ -1,5 +1,5 @@
 """The comparison report of several runs, from run directories written by the real report
-writers, rendered by headless Chromium."""
+writers, rendered by headless Chromium; and what the models wrote (sample outputs)."""
 
 import json
 import shutil
@@ -15,6 +15,7 @@ from pipelines.reports.evaluation import (
     write_asr_reports,
     write_reports,
 )
+from pipelines.reports.samples import pick, speech_outputs, translation_outputs
 from seq2seq.config import save_config
 from seq2seq.training.run_dir import RunDir
 from tests.helpers import assert_png, run_command
@@ -56,7 +57,10 @@ def runs(tmp_path_factory):
             ("beam", 4, references),
         ]
     ]
-    write_reports(translation / "eval/test", rows, [], "t")
+    hypotheses = {"greedy": ["The king sees a house.", "The dog has bread."], "beam 4": references}
+    sources = ["El rey ve la casa.", "El perro tiene el pan."]
+    sentences = translation_outputs(sources, references, hypotheses)
+    write_reports(translation / "eval/test", rows, [], "t", sentences=sentences)
     row = {
         **score_transcripts(["a b c d"], ["a b x d"]),
         "decoding": {"strategy": "greedy", "beam_size": 1},
@@ -64,7 +68,8 @@ def runs(tmp_path_factory):
         "real_time_factor": 0.02,
     }
     report = {**row, "num_utterances": 1, "audio_seconds": 25.0, "results": [row]}
-    write_asr_reports(speech / "eval/test", report, {}, [], "s")
+    utterances = speech_outputs(["wavs/a.wav"], ["m7"], ["a b c d"], {"greedy": ["a b x d"]}, [0.5])
+    write_asr_reports(speech / "eval/test", report, {}, [], "s", utterances=utterances)
     return translation, speech
 
 
@@ -77,6 +82,13 @@ def test_report_compares_translation_and_speech_runs(runs, tmp_path):
     assert "| translation | 1×256 lstm, attention output | 2 | 3.2 | 1 |" in markdown
     assert "| test | beam 4 | 100 | 100 | 0 | 8 |" in markdown
     assert "| test | greedy | 25 | 14.29 | 0.02 |" in markdown  # one word wrong in four
+    # What each model wrote, per evaluated set: input, reference, output and its score.
+    assert f"## What {runs[0]} wrote: test" in markdown
+    assert "| pick | source | reference | output (beam 4) | chrF | BLEU |" in markdown
+    first = "| El rey ve la casa. | The king sees the house. | The king sees the house. |"
+    assert f"| drawn {first}" in markdown
+    assert f"## What {runs[1]} wrote: test" in markdown
+    assert "| drawn | a.wav | a b c d | a b x d | 25.0 | 0.500 |" in markdown
     images = [line[line.index("(") + 1 : -1] for line in markdown.splitlines() if "![" in line]
     assert len(images) == 6  # scores and speed for each kind, two training-curve figures
     for name in images:
@@ -101,7 +113,8 @@ def test_html_report_renders_in_headless_chromium(runs, tmp_path):
     common += ["--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}"]
     dom = subprocess.run([*common, "--dump-dom", page], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
-    assert dom.stdout.count("<table>") == 3 and dom.stdout.count("<img ") == 6
+    # Runs, the two kinds' scores and the two sample tables.
+    assert dom.stdout.count("<table>") == 5 and dom.stdout.count("<img ") == 6
     shot = tmp_path / "report.png"
     result = subprocess.run(
         [*common, f"--screenshot={shot}", "--window-size=1200,2400", page],
@@ -123,3 +136,58 @@ def test_html_report_renders_in_headless_chromium(runs, tmp_path):
 def test_report_of_a_folder_that_is_not_a_run(tmp_path):
     result = _report_cli(str(tmp_path), expect=2)
     assert f"{tmp_path}: not a run directory" in result.stderr
+
+
+def test_samples_are_a_seeded_draw_plus_the_worst_and_the_best():
+    items = [{"index": i, "score": float((7 * i) % 10)} for i in range(10)]
+    picks = pick(items, "score", higher_is_better=True, drawn=3)
+    assert picks == pick(items, "score", higher_is_better=True, drawn=3)  # reproducible
+    labels = [label for label, _ in picks]
+    assert labels[:3] == ["drawn"] * 3 and len({item["index"] for _, item in picks}) == len(picks)
+    drawn = [item["index"] for _, item in picks[:3]]
+    assert drawn == sorted(drawn)
+    ends = dict((label, item["score"]) for label, item in picks[3:])
+    assert ends.get("worst", 0.0) == 0.0 and ends.get("best", 9.0) == 9.0
+    assert len(picks) == 3 + len(ends) and set(ends) <= {"worst", "best"}
+    # For WER, lower is better: the worst is the highest.
+    wer = pick(items, "score", higher_is_better=False, drawn=0)
+    assert [(label, item["score"]) for label, item in wer] == [("worst", 9.0), ("best", 0.0)]
+    assert pick([], "score", True) == []
+    one = [{"score": 1.0}]
+    assert pick(one, "score", True) == [("drawn", one[0])]
+
+
+def test_a_pipe_in_model_output_keeps_the_markdown_row(tmp_path):
+    from pipelines.reports.comparison import Section, _markdown
+
+    text = _markdown("t", [Section("s", ["a", "b"], [["x | y", "line\nbreak"]])])
+    assert "| x \\| y | line break |" in text
+
+
+@pytest.mark.slow
+def test_evaluate_keeps_every_output_for_the_report(
+    translation_run, talkative_speech_run, tiny_corpus, tiny_speech, tmp_path
+):
+    """The real `evaluate` of both tasks saves each sentence's outputs and scores, and the
+    comparison report shows a few of them (transcripts with their confidence)."""
+    from pipelines.tasks import speech, translation
+
+    mt, asr = tmp_path / "mt", tmp_path / "asr"
+    shutil.copytree(translation_run, mt)
+    shutil.copytree(talkative_speech_run, asr)
+    translation.evaluate(mt, "test", beam_size=3, limit=12)
+    speech.evaluate(asr, tiny_speech / "test.jsonl", beam_size=2, lm="none")
+    sentences = json.loads((mt / "eval/test/report.json").read_text())["sentences"]
+    assert len(sentences) == 12 and list(sentences[0]["hypotheses"]) == ["greedy", "beam 3"]
+    assert all(0 <= s["chrf"] <= 100 and 0 <= s["bleu"] <= 100 for s in sentences)
+    utterances = json.loads((asr / "eval/test/report.json").read_text())["utterances"]
+    assert len(utterances) == 6 and list(utterances[0]["hypotheses"]) == ["greedy", "beam 2"]
+    assert all(u["wer"] >= 0 and u["reference"] for u in utterances)
+    # The talkative model spells words on every utterance, so each has a confidence.
+    assert all(0 < u["confidence"] <= 1 for u in utterances if u["hypotheses"]["beam 2"])
+    out = tmp_path / "report"
+    _report_cli(str(mt), str(asr), "--out", str(out))
+    markdown = (out / "report.md").read_text()
+    assert f"## What {mt} wrote: test" in markdown and f"## What {asr} wrote: test" in markdown
+    assert "| transcript (beam 2) | WER % | confidence |" in markdown
+    assert markdown.count("| drawn |") == 6  # three per evaluated set

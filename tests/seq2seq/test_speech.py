@@ -39,13 +39,17 @@ def test_output_lengths_follow_the_subsampling(subsampling):
     assert [subsampled_length(n, subsampling) for n in (37, 20, 9)] == expected
 
 
-def test_padding_does_not_change_the_outputs_of_real_frames():
-    model = tiny_speech_model()
-    batch = speech_batch()
-    alone = speech_batch(lengths=(9,))
-    alone["features"] = batch["features"][2:, :9]
-    together = np.asarray(model(batch))[2, :3]
-    np.testing.assert_allclose(np.asarray(model(alone))[0], together, atol=1e-5)
+@pytest.mark.parametrize("subsampling", [2, 4])
+@pytest.mark.parametrize("length", [9, 10, 11, 12])
+def test_padding_does_not_change_the_outputs_of_real_frames(subsampling, length):
+    # Odd and even lengths, alone and in a batch padded to an odd (37) or even (38) length.
+    model = tiny_speech_model(subsampling=subsampling)
+    for longest in (37, 38):
+        batch = speech_batch(lengths=(longest, 20, length))
+        alone = {"features": batch["features"][2:, :length], "feature_lengths": np.array([length])}
+        n = subsampled_length(length, subsampling)
+        together = np.asarray(model(batch))[2, :n]
+        np.testing.assert_allclose(np.asarray(model(alone))[0], together, atol=1e-5)
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
