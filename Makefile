@@ -7,6 +7,8 @@
 #   make voices the README's speech results: configs/asr/voices.yaml (about 2 hours on 2 cores),
 #               its word LM and tuning, and the four speech test sets, into runs/asr_voices
 #               (QUICK=1 make voices: the same chain with a tiny model, in minutes)
+#   make whisper the same chain over the pretrained Whisper tiny.en encoder
+#               (configs/asr/whisper_tiny.yaml) into runs/asr_whisper
 SHELL := /bin/bash
 PY := .venv/bin/python
 RUN ?= runs/bible_small
@@ -23,6 +25,7 @@ SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
 SHORT_SHARE ?= 0
 VOICES_RUN ?= $(if $(QUICK),runs/asr_voices_quick,runs/asr_voices)
+WHISPER_RUN ?= $(if $(QUICK),runs/asr_whisper_quick,runs/asr_whisper)
 SPEECH_DATA := data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
 	data.test=$(SPEECH)/test.jsonl
 SPEECH_TESTS := $(SPEECH)/test.jsonl $(SPEECH)/test_voices.jsonl $(SPEECH)/test_festival.jsonl \
@@ -47,7 +50,7 @@ TRANSLATE_RUN := $(if $(QUICK),runs/quick,$(RUN))
 SPEECH_RUN := $(if $(QUICK),runs/asr_quick,$(ASR_RUN))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo voices test system-deps test-deps apt install corpus speech-corpus real-speech
+.PHONY: demo voices whisper test system-deps test-deps apt install corpus speech-corpus real-speech
 
 demo: system-deps install corpus speech-corpus real-speech
 	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(TRANSLATE_RUN) \
@@ -67,17 +70,29 @@ demo: system-deps install corpus speech-corpus real-speech
 	$(PY) -m pipelines.report $(TRANSLATE_RUN) $(SPEECH_RUN) \
 		--out reports/$(if $(QUICK),quick,demo) --title "make demo"
 
-# The speech model of the README's results, its LM (weights tuned on dev) and every test set.
-voices: system-deps install corpus speech-corpus real-speech
-	$(PY) -m pipelines.asr train --config configs/asr/voices.yaml --run-dir $(VOICES_RUN) \
-		--set $(SPEECH_DATA) $(if $(QUICK),$(ASR_QUICK_MODEL) augment.perturbed_copies=1)
-	$(PY) -m pipelines.asr lm --run-dir $(VOICES_RUN) --text data/bible/train.en.txt
-	$(PY) -m pipelines.asr tune-lm --run-dir $(VOICES_RUN) \
+# A speech config's results: training, its LM (weights tuned on dev) and every test set.
+# $(1) config, $(2) run directory, $(3) more --set values for training.
+define speech_results
+	$(PY) -m pipelines.asr train --config $(1) --run-dir $(2) --set $(SPEECH_DATA) $(3)
+	$(PY) -m pipelines.asr lm --run-dir $(2) --text data/bible/train.en.txt
+	$(PY) -m pipelines.asr tune-lm --run-dir $(2) \
 		$(if $(QUICK),--alphas 0.5 1 --betas 1 --beam-size 4,--alphas 0.75 1.0 1.25 --betas 2 3 4)
 	for manifest in $(SPEECH_TESTS); do \
-		$(PY) -m pipelines.asr evaluate --run-dir $(VOICES_RUN) --manifest $$manifest \
+		$(PY) -m pipelines.asr evaluate --run-dir $(2) --manifest $$manifest \
 			$(if $(QUICK),--beam-size 4 --lm-beam-size 4) || exit 1; \
 	done
+endef
+
+# The from-scratch speech model of docs/speech.md (librosa features, voices.yaml).
+voices: system-deps install corpus speech-corpus real-speech
+	$(call speech_results,configs/asr/voices.yaml,$(VOICES_RUN),$(if $(QUICK),$(ASR_QUICK_MODEL) \
+		augment.perturbed_copies=1))
+
+# The same chain over the pretrained Whisper tiny.en encoder (configs/asr/whisper_tiny.yaml):
+# about 20 minutes of encoder caching and a 40-minute training budget on 2 CPU cores.
+whisper: system-deps install corpus speech-corpus real-speech
+	$(call speech_results,configs/asr/whisper_tiny.yaml,$(WHISPER_RUN),$(if $(QUICK),\
+		train.epochs=1 train.max_minutes=2 model.units=64 model.num_layers=1))
 
 test: test-deps install
 	.venv/bin/ruff format --check . && .venv/bin/ruff check .
@@ -122,6 +137,7 @@ data/bible/train.en.txt: data/bible/train.tsv
 speech-corpus: $(SPEECH)/test_festival.jsonl
 
 $(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py data_prep/engines.py \
+		data_prep/neural_voices.py \
 		data_prep/voices.py
 	set -- $(SPEECH_SIZES); $(PY) -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \

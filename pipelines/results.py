@@ -91,10 +91,10 @@ def environment(run_dir: Path, commands: list[str], history: list[dict]) -> dict
 
 
 def record(run_dir, name: str, task: str, commands, results=None, **extra) -> Path:
-    """Copies a finished run's config, history and evaluation reports into
-    `results/<task>/<name>/` and writes its `environment.json` (with `extra`: `note`,
-    `wall_minutes`). Refuses an unfinished run, one without reports, a config of the other task
-    and an existing result. Returns the folder."""
+    """Copies a finished run's config, history, evaluation reports (and `encoder.json`, the
+    LM's `lm.json` where they exist) into `results/<task>/<name>/` and writes its
+    `environment.json` (with `extra`: `note`, `wall_minutes`). Refuses an unfinished run, one
+    without reports, a config of the other task and an existing result. Returns the folder."""
     import yaml
 
     from seq2seq.training.run_dir import RunDir
@@ -121,6 +121,8 @@ def record(run_dir, name: str, task: str, commands, results=None, **extra) -> Pa
     shutil.copyfile(run.history_csv, out / "history.csv")
     if (run.path / "encoder.json").exists():  # a pretrained encoder: what it is, who trained it
         shutil.copyfile(run.path / "encoder.json", out / "encoder.json")
+    if (run.path / "lm" / "lm.json").exists():  # the word LM: its source, weights tuned on dev
+        shutil.copyfile(run.path / "lm" / "lm.json", out / "lm.json")
     for report in reports:
         target = out / "eval" / report.parent.name / "report.json"
         target.parent.mkdir(parents=True)

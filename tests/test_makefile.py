@@ -40,3 +40,11 @@ def test_quick_make_voices_runs_the_same_chain_small(tmp_path):
     assert "--run-dir runs/asr_voices_quick" in out and "--train-utterances $1" in out
     assert "train.epochs=2 train.max_minutes=2 model.units=64" in out
     assert "--beam-size 4 --lm-beam-size 4" in out and "--alphas 0.5 1 --betas 1" in out
+
+
+def test_make_whisper_runs_the_same_chain_over_the_encoder_config(tmp_path):
+    out = _dry_run("whisper", f"SPEECH={tmp_path / 'speech'}", "WHISPER_RUN=runs/w")
+    train = out.index("pipelines.asr train --config configs/asr/whisper_tiny.yaml --run-dir runs/w")
+    tune = out.index("pipelines.asr tune-lm --run-dir runs/w")
+    evaluate = out.index("pipelines.asr evaluate --run-dir runs/w --manifest")
+    assert train < tune < evaluate and "data/real/real.jsonl" in out[evaluate - 400 :]

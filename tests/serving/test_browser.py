@@ -158,3 +158,21 @@ def test_recording_from_the_microphone_sends_a_wav(server, browser):
     assert find(By.ID, "player").get_attribute("src").startswith("blob:")
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe
+
+
+def test_the_page_transcribes_a_real_recording(server, browser):
+    """A human recording (alsa-utils' "Front left", 48 kHz) uploaded through the page: it is
+    resampled, transcribed and shown, not refused."""
+    from selenium.webdriver.common.by import By
+
+    real = Path("/usr/share/sounds/alsa/Front_Left.wav")
+    assert real.exists(), "make test-deps installs alsa-utils"
+    browser.get(server + "/")
+    find = browser.find_element
+    _wait(lambda: "transcribe:" in find(By.ID, "models").text)
+    find(By.ID, "audio-file").send_keys(str(real))
+    find(By.ID, "transcribe").click()
+    spans = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#transcript .word"))
+    assert "".join(s.text for s in spans).strip()
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
