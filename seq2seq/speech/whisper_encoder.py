@@ -141,9 +141,9 @@ class WhisperEncoder(keras.layers.Layer):
         def get(name):
             return np.asarray(weights[f"encoder/{name}"], np.float32)
 
-        def dense(layer, prefix, shape=None):
-            kernel = get(f"{prefix}/weight").T  # (in, out)
-            layer.kernel.assign(kernel if shape is None else kernel.reshape(shape))
+        def dense(layer, prefix):
+            layer.kernel.assign(get(f"{prefix}/weight").T)  # PyTorch's (out, in) -> (in, out)
+            layer.bias.assign(get(f"{prefix}/bias"))
 
         heads, head_dim = self.num_heads, self.hidden_dim // self.num_heads
         for i, conv in enumerate((self.conv_1, self.conv_2)):
@@ -171,8 +171,6 @@ class WhisperEncoder(keras.layers.Layer):
                 norm.gamma.assign(get(f"{prefix}/{name}/gamma"))
                 norm.beta.assign(get(f"{prefix}/{name}/beta"))
             dense(block._feedforward_intermediate_dense, f"{prefix}/ffn/linear_0")
-            block._feedforward_intermediate_dense.bias.assign(get(f"{prefix}/ffn/linear_0/bias"))
             dense(block._feedforward_output_dense, f"{prefix}/ffn/linear_1")
-            block._feedforward_output_dense.bias.assign(get(f"{prefix}/ffn/linear_1/bias"))
         self.layer_norm.gamma.assign(get("layer_norm/gamma"))
         self.layer_norm.beta.assign(get("layer_norm/beta"))
