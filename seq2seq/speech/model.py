@@ -133,11 +133,6 @@ class CTCSpeechModel(keras.Model):
             return features, ops.cast(feature_lengths, "int32")
         return self.encoder.front(features, feature_lengths, self.encoder_front_layers)
 
-    @property
-    def front_stride(self) -> int:
-        """Feature frames per model input frame (the encoder's stride)."""
-        return 2 if self.encoder is not None else 1
-
     def output_lengths(self, feature_lengths):
         """True output lengths (batch,) after subsampling."""
         return subsampled_length(ops.cast(feature_lengths, "int32"), self.subsampling)
