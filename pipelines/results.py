@@ -170,8 +170,9 @@ def _parser():
     rec = commands.add_parser(
         "record",
         help="copy a finished, evaluated run into results/<task>/<name>/",
-        description="Copies RUN/config.yaml, RUN/history.csv and every RUN/eval/*/report.json "
-        "(no weights) into results/<task>/<name>/ and writes environment.json (commit, dates, "
+        description="Copies RUN/config.yaml, RUN/history.csv, every RUN/eval/*/report.json "
+        "and, where they exist, RUN/encoder.json and RUN/lm/lm.json (no weights) into "
+        "results/<task>/<name>/ and writes environment.json (commit, dates, "
         "CPU and its avx2/avx512/amx flags, cores, GPUs, Python/TensorFlow/Keras versions, the "
         "commands, epochs and training time). Then run `build`.",
     )

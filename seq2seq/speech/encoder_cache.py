@@ -46,19 +46,18 @@ def build_encoder_cache(feature_folder, front, output_size: int, tag: str, batch
     """
     source = FeatureCache(feature_folder)
     folder = Path(f"{Path(feature_folder)}-{tag}")
-    remove_stale_temporaries(folder) if folder.exists() else None
+    remove_stale_temporaries(folder)
     if (folder / "index.json").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     run = tf.function(front, reduce_retracing=True)
-    shards = sorted({u["shard"] for u in source.utterances})
-    by_shard = {s: [] for s in shards}
+    skipped = _skipped_by_shard(Path(feature_folder))  # every shard, empty ones included
+    by_shard = {shard: [] for shard in skipped}
     for i, u in enumerate(source.utterances):
         by_shard[u["shard"]].append(i)
-    todo = [s for s in shards if not (folder / f"shard-{s:05d}.json").exists()]
+    todo = [s for s in sorted(by_shard) if not (folder / f"shard-{s:05d}.json").exists()]
     progress = tqdm(total=len(source.utterances), unit="utt", desc=f"encoder {folder.name}")
-    progress.update(sum(len(by_shard[s]) for s in shards if s not in todo))
-    skipped = _skipped_by_shard(Path(feature_folder))
+    progress.update(len(source.utterances) - sum(len(by_shard[s]) for s in todo))
     for shard in todo:
         members = by_shard[shard]
         outputs = [None] * len(members)
@@ -75,21 +74,14 @@ def build_encoder_cache(feature_folder, front, output_size: int, tag: str, batch
             meta = {k: v for k, v in source.utterances[i].items() if k != "shard"}
             utterances.append({**meta, "offset": offset, "frames": len(array)})
             offset += len(array)
-        write_shard(folder, shard, outputs, utterances, skipped.get(shard, []), output_size)
+        write_shard(folder, shard, outputs, utterances, skipped[shard], output_size)
     progress.close()
-    # Shard numbers with no readable utterance have no features either: write them empty.
-    for shard in range(_num_shards(Path(feature_folder))):
-        if not (folder / f"shard-{shard:05d}.json").exists():
-            write_shard(folder, shard, [], [], skipped.get(shard, []), output_size)
-    write_index(folder, _num_shards(Path(feature_folder)), output_size, {"encoder": tag})
+    write_index(folder, len(by_shard), output_size, {"encoder": tag})
     return folder
 
 
-def _num_shards(folder: Path) -> int:
-    return len(list(folder.glob("shard-*.json")))
-
-
 def _skipped_by_shard(folder: Path) -> dict:
+    """{shard number: its skipped files} of every shard of a finished feature cache."""
     skipped = {}
     for path in folder.glob("shard-*.json"):
         meta = json.loads(path.read_text(encoding="utf-8"))
