@@ -20,7 +20,7 @@ ASR_RUN ?= runs/asr_small
 ASR_CONFIG ?= configs/asr/synth_small.yaml
 SPEECH ?= $(if $(QUICK),data/speech_quick,data/speech)
 SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
-# Share of training utterances cut to 1-3 of their own words (data_prep.text.short_pieces);
+# Share of training utterances cut to 1-3 of their own words (data_prep.text.normalize.short_pieces);
 # a corpus with another share needs its own folder: make voices SPEECH=data/speech_short
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
 SHORT_SHARE ?= 0
@@ -38,7 +38,7 @@ APT_PACKAGES := sword-text-sparv sword-text-web sword-text-kjv espeak-ng festiva
 # Ambience recordings (CC-BY-SA-3.0) for the noise augmentation of configs/asr/voices.yaml; the
 # tests use generated noise, so only the demo installs these 240 MB.
 DEMO_APT_PACKAGES := $(APT_PACKAGES) megaglest-data
-# Human recordings with exact transcripts (data_prep/real_speech.py): a test set of minutes.
+# Human recordings with exact transcripts (data_prep/corpora/real_speech.py): a test set of minutes.
 REAL_SPEECH_APT_PACKAGES := klettres-data ktuberling-data tuxpaint-stamps-default alsa-utils
 # The tests render the HTML comparison report and drive the server's page in headless Chromium.
 # alsa-utils' recordings of a human voice test the converted Whisper encoder.
@@ -122,24 +122,24 @@ install: .venv/installed
 
 corpus: data/bible/train.tsv data/bible/train.en.txt
 
-data/bible/train.tsv: data_prep/bible.py
-	$(PY) -m data_prep.bible --out data/bible
+data/bible/train.tsv: data_prep/corpora/bible.py
+	$(PY) -m data_prep.corpora.bible --out data/bible
 
 data/bible/train.en.txt: data/bible/train.tsv
 	cut -f2 $< > $@
 
 # English side of the Bible split: training books for train, Amos/Philippians for dev,
-# Mark/Ruth/Jonah for test. Speakers are held out whole (data_prep/voices.py): train mixes
+# Mark/Ruth/Jonah for test. Speakers are held out whole (data_prep/corpora/voices.py): train mixes
 # espeak-ng, flite awb/slt, festival slt, piper joe, hibari's derived voices of af_heart (one
 # person) and Kokoro style blends; dev adds flite rms; test is espeak-ng held-out variants;
 # test_voices.jsonl is the test text spoken by festival ked and Kokoro jf_nezumi (and MBROLA /
 # Pico / RHVoice voices where installed); test_festival.jsonl by festival kal (written last).
 speech-corpus: $(SPEECH)/test_festival.jsonl
 
-$(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py data_prep/engines.py \
-		data_prep/neural_voices.py \
-		data_prep/voices.py
-	set -- $(SPEECH_SIZES); $(PY) -m data_prep.synth_speech --text data/bible/train.tsv --column 2 \
+$(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/corpora/synth_speech.py data_prep/corpora/engines.py \
+		data_prep/corpora/neural_voices.py \
+		data_prep/corpora/voices.py
+	set -- $(SPEECH_SIZES); $(PY) -m data_prep.corpora.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
 		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival \
 		--short-share $(SHORT_SHARE)
@@ -148,6 +148,6 @@ $(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/synth_speech.py da
 # apt): 16 kHz WAVs and data/real/real.jsonl with speaker, source and licence; never for training.
 real-speech: install data/real/real.jsonl
 
-data/real/real.jsonl: data_prep/real_speech.py
+data/real/real.jsonl: data_prep/corpora/real_speech.py
 	@$(MAKE) --no-print-directory apt PACKAGES="$(REAL_SPEECH_APT_PACKAGES)"
-	$(PY) -m data_prep.real_speech --out data/real
+	$(PY) -m data_prep.corpora.real_speech --out data/real

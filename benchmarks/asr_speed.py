@@ -1,6 +1,6 @@
 """Speech recognition speed: feature extraction, training frames/second, real-time factor.
 
-    python benchmarks/asr_speed.py --config configs/asr/synth_small.yaml \
+    python -m benchmarks.asr_speed --config configs/asr/synth_small.yaml \
         [--set ...] [--utterances 200] [--train-batches 20] [--run-dir RUN] > speed.json
 
 1. Feature extraction: loads and featurizes `--utterances` dev files with librosa in one
@@ -20,21 +20,17 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-# Run as a script, this folder comes first on the path, and its profile.py would hide the
-# standard library's `profile` (which PyTorch imports): the repository root instead.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def make_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.asr_speed", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--config", default="configs/asr/synth_small.yaml")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
     parser.add_argument("--utterances", type=int, default=200, help="dev files to featurize")
@@ -59,15 +55,15 @@ def training_setup(config):
     """A fresh model of `config` compiled as training compiles it, and its dev split's cached
     features (built on first use) as `train` feeds its training split: shuffled, bucketed,
     with the config's SpecAugment. Returns (model, dataset)."""
-    from data_prep.feature_cache import FeatureCache
-    from pipelines.tasks import speech as recognizer
+    from data_prep.speech.feature_cache import FeatureCache
+    from pipelines.tasks import asr
     from pipelines.tasks.base import compile_model
     from seq2seq.training.distributed import precision_policy
 
-    task = recognizer.SpeechTask()
-    cache = FeatureCache(recognizer.build_caches(config, ("dev",))["dev"])
+    task = asr.ASRTask()
+    cache = FeatureCache(asr.build_caches(config, ("dev",))["dev"])
     stats = (cache.mean, cache.std) if config.features.normalization == "global" else None
-    ds = recognizer.make_datasets(config, {"train": cache}, stats)["train"]
+    ds = asr.make_datasets(config, {"train": cache}, stats)["train"]
     with precision_policy(config.train.precision):
         model = task.build_model(config)
         compile_model(task, model, config, int(ds.cardinality()))
@@ -79,12 +75,12 @@ def measure(args) -> dict:
     import tensorflow as tf
 
     from benchmarks.flops import speech_training_flops
-    from data_prep.audio import compute_features, load_audio
-    from data_prep.manifest import read_manifest
-    from pipelines.tasks import speech as recognizer
+    from data_prep.speech.audio import compute_features, load_audio
+    from data_prep.speech.manifest import read_manifest
+    from pipelines.tasks import asr
     from seq2seq.config import load_config
 
-    config = load_config(recognizer.ASRConfig, args.config, args.set)
+    config = load_config(asr.ASRConfig, args.config, args.set)
     entries = read_manifest(config.data.dev)[: args.utterances]
     audio_seconds = sum(e["duration"] for e in entries)
     # Warm-up: librosa's first call compiles and caches its filters.
@@ -131,14 +127,14 @@ def measure(args) -> dict:
     pipeline_seconds = time.perf_counter() - start
 
     if args.run_dir:
-        asr = recognizer.Recognizer(args.run_dir)
+        asr = asr.Recognizer(args.run_dir)
     else:
         from seq2seq.config import save_config
 
         tmp = Path(tempfile.mkdtemp())
         save_config(config, tmp / "config.yaml")
         model.save(tmp / "model.keras")
-        asr = recognizer.Recognizer(tmp)
+        asr = asr.Recognizer(tmp)
     paths = [e["audio_filepath"] for e in entries]
     asr.transcribe(paths[:4])  # trace once
     rtf = {}

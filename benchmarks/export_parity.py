@@ -1,6 +1,6 @@
 """Does an exported speech model transcribe like the run it came from?
 
-    python benchmarks/export_parity.py --run-dir runs/asr_small --manifest data/speech/test.jsonl
+    python -m benchmarks.export_parity --run-dir runs/asr_small --manifest data/speech/test.jsonl
 
 Exports the run (tf.signal front end in the graph), transcribes every utterance of the
 manifest from its audio file with greedy search both in-process (librosa features, as
@@ -11,25 +11,25 @@ are identical, the corpus WER of each against the references, and the first diff
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.export_parity", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--run-dir", required=True)
     parser.add_argument("--manifest", required=True)
     args = parser.parse_args(argv)
 
-    from data_prep.manifest import read_manifest
-    from data_prep.transcripts import normalize_transcript
+    from data_prep.speech.manifest import read_manifest
+    from data_prep.speech.transcripts import normalize_transcript
     from pipelines.export import ExportedRecognizer, export_recognizer
     from pipelines.reports.evaluation import score_transcripts
-    from pipelines.tasks.speech import Recognizer
+    from pipelines.tasks.asr.task import Recognizer
 
     entries = read_manifest(args.manifest)
     paths = [e["audio_filepath"] for e in entries]

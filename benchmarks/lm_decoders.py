@@ -1,6 +1,6 @@
 """CTC decoding with a word LM: pyctcdecode (with KenLM) against flashlight-text's decoder.
 
-    python benchmarks/lm_decoders.py --lm RUN/lm/lm.arpa \
+    python -m benchmarks.lm_decoders --lm RUN/lm/lm.arpa \
         (--run-dir RUN --manifest dev.jsonl | --text lines.txt) \
         [--utterances 200] [--beam-size 32] [--alpha 0.5] [--beta 1.0] > decoders.json
 
@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 FRAMES_PER_SECOND = 25.0
@@ -36,7 +35,9 @@ SIMILAR = dict(zip("ckszmnbpdtgjeiaovfuy", "kcsznmpbtdjgieoavfyu", strict=True))
 
 
 def make_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.lm_decoders", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--lm", required=True, help="ARPA file")
     parser.add_argument("--run-dir", help="a trained run: decode its posteriors of --manifest")
     parser.add_argument("--manifest", help="JSONL manifest (with --run-dir)")
@@ -51,7 +52,7 @@ def make_parser():
 
 def synthetic_posteriors(text: str, rng) -> np.ndarray:
     """(frames, 29) log-probabilities of a noisy CTC acoustic model for `text`."""
-    from data_prep.transcripts import ALPHABET
+    from data_prep.speech.transcripts import ALPHABET
 
     rows = []
     for char in text:
@@ -69,9 +70,9 @@ def synthetic_posteriors(text: str, rng) -> np.ndarray:
 
 
 def real_posteriors(run_dir, manifest, limit):
-    from data_prep.feature_cache import FeatureCache, build_feature_cache
-    from data_prep.transcripts import normalize_transcript
-    from pipelines.tasks.speech import Recognizer
+    from data_prep.speech.feature_cache import FeatureCache, build_feature_cache
+    from data_prep.speech.transcripts import normalize_transcript
+    from pipelines.tasks.asr.task import Recognizer
 
     recognizer = Recognizer(run_dir)
     config = recognizer.config
@@ -99,8 +100,8 @@ class FlashlightDecoder:
         from flashlight.lib.text.decoder.kenlm import KenLM
         from flashlight.lib.text.dictionary import Dictionary
 
-        from data_prep.language_model import read_unigrams
-        from data_prep.transcripts import ALPHABET
+        from data_prep.speech.transcripts import ALPHABET
+        from seq2seq.speech.language_model import read_unigrams
 
         self.tokens = ["<blank>", *ALPHABET]
         words = [w for w in read_unigrams(lm_path) if w not in ("<s>", "</s>", "<unk>")]
@@ -138,7 +139,7 @@ class FlashlightDecoder:
 
 
 def greedy(log_probs):
-    from data_prep.transcripts import ALPHABET
+    from data_prep.speech.transcripts import ALPHABET
 
     ids = log_probs.argmax(axis=1)
     keep = [i for j, i in enumerate(ids) if i and (j == 0 or i != ids[j - 1])]
@@ -148,7 +149,7 @@ def greedy(log_probs):
 def measure(args) -> dict:
     import jiwer
 
-    from data_prep.transcripts import normalize_transcript
+    from data_prep.speech.transcripts import normalize_transcript
     from seq2seq.speech.lm_decoding import LMDecoder
 
     if args.run_dir:

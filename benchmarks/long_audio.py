@@ -30,11 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-import soundfile as sf  # noqa: E402
+import numpy as np
+import soundfile as sf
 
 RATE = 16000
 UNPAUSED = 8  # utterances joined with no pause (about 30 s: longer than a segment)
@@ -58,7 +57,7 @@ def _parser():
 def _utterances(manifest, count, seed):
     import librosa
 
-    from data_prep.manifest import read_manifest
+    from data_prep.speech.manifest import read_manifest
 
     entries = read_manifest(manifest)[:count]
     out = []
@@ -77,9 +76,9 @@ def _layout(count, rng, unpaused_at):
 
 
 def accuracy(recognizer, utterances, seed) -> dict:
-    from data_prep.transcripts import normalize_transcript
+    from data_prep.speech.transcripts import normalize_transcript
     from pipelines.reports.evaluation import score_transcripts
-    from pipelines.tasks.long_transcription import transcribe_long
+    from pipelines.tasks.asr.long_transcription import transcribe_long
 
     rng = np.random.default_rng(seed)
     pauses = _layout(len(utterances), rng, len(utterances) // 2)
@@ -145,7 +144,7 @@ def accuracy(recognizer, utterances, seed) -> dict:
 
 
 def _features(recognizer, audio):
-    from data_prep.audio import compute_features
+    from data_prep.speech.audio import compute_features
 
     return compute_features(audio, recognizer.config.features)
 
@@ -178,8 +177,8 @@ def _write_noise(path, hours, seed):
 
 
 def _child(path, run_dir) -> dict:
-    from pipelines.tasks.long_transcription import transcribe_long
-    from pipelines.tasks.recognizer import Recognizer
+    from pipelines.tasks.asr.long_transcription import transcribe_long
+    from pipelines.tasks.asr.recognizer import Recognizer
 
     recognizer = Recognizer(run_dir)
     recognizer.waveform_log_probs([np.zeros(5 * RATE, np.float32)])  # traced, memory allocated
@@ -222,7 +221,7 @@ def main(argv=None):
     from pipelines.cli import start_tensorflow
 
     start_tensorflow()
-    from pipelines.tasks.recognizer import Recognizer
+    from pipelines.tasks.asr.recognizer import Recognizer
 
     recognizer = Recognizer(args.run_dir)
     utterances = _utterances(args.manifest, args.utterances, args.seed)

@@ -22,7 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 SAMPLE_RATE = 16000
@@ -66,9 +65,9 @@ def _score(rows) -> dict:
 def evaluate_manifest(path, decoder, by=("source", "speaker")) -> dict:
     """Transcribes and scores one manifest: the overall figures, a breakdown per value of
     each field in `by` that the entries carry, and every utterance's hypothesis."""
-    from data_prep.audio import AudioError, load_audio
-    from data_prep.manifest import read_manifest
-    from data_prep.transcripts import normalize_transcript
+    from data_prep.speech.audio import AudioError, load_audio
+    from data_prep.speech.manifest import read_manifest
+    from data_prep.speech.transcripts import normalize_transcript
 
     rows, skipped = [], {"empty reference": 0, "unreadable audio": 0}
     for entry in read_manifest(path):

@@ -8,7 +8,7 @@ greedy and beam decoding speed, the transcription real-time factor, the exported
 (with trained runs), peak resident memory, and, as a reference point measured in the same run,
 the same-size model written as plainly as the TensorFlow tutorial writes it
 (`benchmarks/reference.py`), so the table shows our speed as a ratio. It ends with the
-profiles of `benchmarks/profile.py` (training step and decoding call): on a GPU (`--suite
+profiles of `benchmarks/op_profile.py` (training step and decoding call): on a GPU (`--suite
 gpu`) the table shows whether every recurrent layer ran the cuDNN kernel. Writes
 `benchmarks/results/<machine>-<date>.json` and `.md`.
 
@@ -34,10 +34,9 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from benchmarks import asr_speed, flops, profile, reference, translate_speed  # noqa: E402
+from benchmarks import asr_speed, flops, op_profile, reference, translate_speed
 
 
 def _parser():
@@ -232,22 +231,22 @@ def _utilization(result: dict, matmul: float) -> dict:
 def run(args) -> dict:
     import tensorflow as tf
 
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import translation
     from seq2seq.config import load_config
 
     if args.suite == "gpu" and not tf.config.list_physical_devices("GPU"):
         raise SystemExit("error: --suite gpu needs a GPU; this machine has none")
     quick = args.quick
-    config = load_config(translator.TranslationConfig, args.translate_config, args.translate_set)
-    pairs, _ = translator.read_split(config.data, "train")
-    dev = [s for s, _ in translator.read_split(config.data, "dev")[0]][: 8 if quick else 200]
+    config = load_config(translation.TranslationConfig, args.translate_config, args.translate_set)
+    pairs, _ = translation.read_split(config.data, "train")
+    dev = [s for s, _ in translation.read_split(config.data, "dev")[0]][: 8 if quick else 200]
     samples = []
     for repeat in range(args.repeats):
         if args.repeats > 1:
             print(f"repeat {repeat + 1} of {args.repeats}", file=sys.stderr, flush=True)
         samples.append(_measure_once(args, pairs, dev, config))
-    profiles = profile.run(
-        profile.make_args(
+    profiles = op_profile.run(
+        op_profile.make_args(
             ["--translate-config", args.translate_config, "--asr-config", args.asr_config]
             + (["--translate-set", *args.translate_set] if args.translate_set else [])
             + (["--asr-set", *args.asr_set] if args.asr_set else [])

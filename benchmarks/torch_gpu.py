@@ -40,7 +40,7 @@ def epoch_batches(frames, max_frames: int, batch_frames: int, seed: int = 0) -> 
     """One epoch's batches (lists of indices into `frames`) as `make_speech_dataset` makes
     them: utterances in shuffled order go to their length bucket, a bucket emits a batch when
     it holds its batch size, and the partial ones are flushed at the end."""
-    from data_prep.speech_pipeline import bucket_batch_sizes
+    from data_prep.speech.pipeline import bucket_batch_sizes
 
     bounds, sizes = bucket_batch_sizes(max_frames, batch_frames)
     buckets, batches = [[] for _ in sizes], []
@@ -57,15 +57,15 @@ def epoch_shapes(config) -> dict:
     """Per batch of one training epoch of an `ASRConfig`, its utterances' frames and label
     lengths (flat, with batch offsets), and the model's sizes; builds the training feature
     cache if it does not exist."""
-    from data_prep.feature_cache import FeatureCache
-    from data_prep.speech_pipeline import select_utterances
-    from data_prep.transcripts import VOCAB_SIZE
-    from pipelines.tasks import speech
+    from data_prep.speech.feature_cache import FeatureCache
+    from data_prep.speech.pipeline import select_utterances
+    from data_prep.speech.transcripts import VOCAB_SIZE
+    from pipelines.tasks import asr
     from seq2seq.speech.model import subsampled_length
 
     if config.model.cell != "lstm":  # before the cache is built
         raise ValueError(f"model.cell {config.model.cell}: the PyTorch reference is an LSTM")
-    cache = FeatureCache(speech.build_caches(config, ("train",))["train"])
+    cache = FeatureCache(asr.build_caches(config, ("train",))["train"])
     output_length = functools.partial(subsampled_length, subsampling=config.model.subsampling)
     keep, labels, _ = select_utterances(cache, output_length, config.data.max_frames, False)
     frames = np.array([cache.utterances[i]["frames"] for i in keep])
@@ -217,7 +217,7 @@ def make_parser():
 def main(argv=None):
     args = make_parser().parse_args(argv)
     if args.command == "shapes":
-        from pipelines.tasks.speech_config import ASRConfig
+        from pipelines.tasks.asr.config import ASRConfig
         from seq2seq.config import load_config
 
         config = load_config(ASRConfig, args.config, args.set)

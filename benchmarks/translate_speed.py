@@ -1,6 +1,6 @@
 """Translation speed: training target tokens/second and decoding sentences/second.
 
-    python benchmarks/translate_speed.py --config configs/translate/bible_small.yaml \
+    python -m benchmarks.translate_speed --config configs/translate/bible_small.yaml \
         [--set ...] [--train-batches 40] [--sentences 200] > speed.json
 
 Trains a fresh model of the config on its training data for a few batches (after warm-up
@@ -17,23 +17,19 @@ import argparse
 import json
 import os
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-# Run as a script, this folder comes first on the path, and its profile.py would hide the
-# standard library's `profile` (which PyTorch imports): the repository root instead.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def make_parser():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.translate_speed", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--config", default="configs/translate/bible_small.yaml")
     parser.add_argument("--set", nargs="+", action="extend", default=[], metavar="KEY=VALUE")
     parser.add_argument("--train-batches", type=int, default=40)
@@ -64,16 +60,16 @@ def training_setup(config):
     (`pipelines.tasks.base.compile_model`: the optimizer, schedule, loss and metrics of
     `train`), its shuffled training dataset as `train` builds it, and the tokenizers learned
     from the training data: (model, dataset, source tokenizer, target tokenizer)."""
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import translation
     from pipelines.tasks.base import compile_model
     from seq2seq.training.distributed import precision_policy
     from seq2seq.training.run_dir import RunDir
 
-    task = translator.TranslationTask()
-    pairs, _ = translator.read_split(config.data, "train")
+    task = translation.TranslationTask()
+    pairs, _ = translation.read_split(config.data, "train")
     with tempfile.TemporaryDirectory() as tmp:
-        source_tok, target_tok = translator.tokenizers(RunDir(tmp), config.data, pairs)
-    ds = translator.make_datasets(config, {"train": pairs}, source_tok, target_tok)["train"]
+        source_tok, target_tok = translation.tokenizers(RunDir(tmp), config.data, pairs)
+    ds = translation.make_datasets(config, {"train": pairs}, source_tok, target_tok)["train"]
     with precision_policy(config.train.precision):
         model = task.build_model(config, source_tok.vocab_size, target_tok.vocab_size)
         compile_model(task, model, config, int(ds.cardinality()))
@@ -85,13 +81,13 @@ def measure(args) -> dict:
     import tensorflow as tf
 
     from benchmarks.flops import translation_training_flops
-    from data_prep.pipeline import make_translation_dataset
-    from pipelines.tasks import translation as translator
-    from pipelines.tasks.translator import source_ids
+    from data_prep.text.pipeline import make_translation_dataset
+    from pipelines.tasks import translation
+    from pipelines.tasks.translation.translator import source_ids
     from seq2seq.config import load_config
     from seq2seq.translation.decoding import SequenceDecoder
 
-    config = load_config(translator.TranslationConfig, args.config, args.set)
+    config = load_config(translation.TranslationConfig, args.config, args.set)
     model, ds, source_tok, target_tok = training_setup(config)
     batches = [
         tf.nest.map_structure(lambda t: t.numpy(), batch)
@@ -121,7 +117,7 @@ def measure(args) -> dict:
     # The input pipeline alone (a fresh dataset: tokenization included, nothing cached yet;
     # the training dataset's cache filled when its batches were counted), and how much of each
     # padded batch is padding after bucketing.
-    pairs = translator.read_split(config.data, "train")[0]
+    pairs = translation.read_split(config.data, "train")[0]
     data = config.data
     fresh = make_translation_dataset(
         pairs, source_tok, target_tok, data.batch_tokens, data.max_length, seed=config.train.seed
@@ -136,9 +132,9 @@ def measure(args) -> dict:
 
     decode_model = model
     if args.run_dir:
-        trained = translator.Translator(args.run_dir)
+        trained = translation.Translator(args.run_dir)
         decode_model, source_tok = trained.model, trained.source_tokenizer
-    dev = [p[0] for p in translator.read_split(config.data, "dev")[0]][: args.sentences]
+    dev = [p[0] for p in translation.read_split(config.data, "dev")[0]][: args.sentences]
     ids = source_ids(source_tok, dev)  # normalized, with EOS, as trained
     decoder = SequenceDecoder(
         decode_model,

@@ -19,11 +19,9 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 CONFIGS = {"translate": "configs/translate/bible_small.yaml", "asr": "configs/asr/synth_small.yaml"}
@@ -56,11 +54,10 @@ def _setup(task, config):
 
 
 def _load(task, path, overrides):
-    from pipelines.tasks import speech as recognizer
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import asr, translation
     from seq2seq.config import load_config
 
-    config_class = translator.TranslationConfig if task == "translate" else recognizer.ASRConfig
+    config_class = translation.TranslationConfig if task == "translate" else asr.ASRConfig
     return load_config(config_class, path, overrides)
 
 

@@ -1,1 +1,3 @@
-"""Data preparation: corpora, text normalization, subword tokenizers and tf.data pipelines."""
+"""Data preparation in three rooms: `text` (normalization, parallel corpora, subwords, the
+translation pipeline), `speech` (audio, features, manifests, caches, augmentation, the speech
+pipeline) and `corpora` (the builders). `validation` checks every config section's values."""

@@ -15,11 +15,16 @@ import argparse
 import os
 
 from pipelines import cli
-from pipelines.asr_lm import add_lm_commands, add_lm_options, lm_weights, run_lm_command
 from pipelines.cli import add_set_option, add_train_command
-from pipelines.transcript_formats import FORMAT_HELP, FORMATS
+from pipelines.tasks.asr.lm_commands import (
+    add_lm_commands,
+    add_lm_options,
+    lm_weights,
+    run_lm_command,
+)
+from pipelines.tasks.asr.transcript_formats import FORMAT_HELP, FORMATS
 
-CONFIG_HELP = cli.config_help("pipelines.tasks.speech_config", "ASRConfig")
+CONFIG_HELP = cli.config_help("pipelines.tasks.asr.config", "ASRConfig")
 
 
 def _parser():
@@ -179,7 +184,7 @@ def main(argv=None):
 
 def run(args) -> int:
     if args.command == "manifest":
-        from data_prep.manifest import convert
+        from data_prep.speech.manifest import convert
 
         written, skipped = convert(args.format, args.root, args.out, args.split)
         print(f"{args.out}: {written} utterances ({skipped} skipped)")
@@ -201,7 +206,7 @@ def run(args) -> int:
         )
         return 0
 
-    from pipelines.tasks import speech as recognizer
+    from pipelines.tasks.asr import ASRConfig, build_caches, evaluate, train
     from seq2seq.config import load_config
 
     if args.command == "export":
@@ -209,12 +214,12 @@ def run(args) -> int:
 
         print(f"exported to {export_recognizer(args.run_dir, args.out)}")
     elif args.command == "features":
-        config = load_config(recognizer.ASRConfig, args.config, args.set)
-        for split, folder in recognizer.build_caches(config, ("train", "dev", "test")).items():
+        config = load_config(ASRConfig, args.config, args.set)
+        for split, folder in build_caches(config, ("train", "dev", "test")).items():
             print(f"{split}: {folder}")
     elif args.command == "train":
-        config = load_config(recognizer.ASRConfig, args.config, args.set)
-        if recognizer.train(config, args.run_dir, args.strategy, args.init_from) is not None:
+        config = load_config(ASRConfig, args.config, args.set)
+        if train(config, args.run_dir, args.strategy, args.init_from) is not None:
             print(f"model saved in {args.run_dir}/model.keras")
     elif args.command == "evaluate":
         manifest = args.manifest
@@ -222,8 +227,8 @@ def run(args) -> int:
             config_path = os.path.join(args.run_dir, "config.yaml")
             if not os.path.exists(config_path):
                 raise FileNotFoundError(f"{config_path} not found: not a trained run directory")
-            manifest = load_config(recognizer.ASRConfig, config_path).data.test
-        report = recognizer.evaluate(
+            manifest = load_config(ASRConfig, config_path).data.test
+        report = evaluate(
             args.run_dir,
             manifest,
             args.beam_size,
@@ -234,7 +239,7 @@ def run(args) -> int:
         )
         print(f"report: {report} (and {report.with_suffix('.json')})")
     else:
-        from pipelines.transcribing import transcribe_command
+        from pipelines.tasks.asr.transcribe_command import transcribe_command
 
         return transcribe_command(args)
     return 0

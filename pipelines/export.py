@@ -2,7 +2,7 @@
 
 An exported directory needs only TensorFlow (and tensorflow-text, for the SentencePiece ops of
 the translation model) to run: normalization, tokenization, decoding and detokenization, or
-the feature front end (`data_prep.tf_features`), the network and CTC decoding, are all in the
+the feature front end (`data_prep.speech.tf_features`), the network and CTC decoding, are all in the
 graph, in stock ops. The training config is copied next to the SavedModel as
 `toolkit_config.yaml` for reference.
 
@@ -29,11 +29,11 @@ import keras
 import tensorflow as tf
 from tqdm import tqdm
 
-from data_prep.audio import load_audio_files, pad_batch
-from data_prep.subword import EOS_ID
-from data_prep.text import normalize_text_tf
-from data_prep.tf_features import TFFeatureExtractor
-from data_prep.transcripts import CharacterVocabulary
+from data_prep.speech.audio import load_audio_files, pad_batch
+from data_prep.speech.tf_features import TFFeatureExtractor
+from data_prep.speech.transcripts import CharacterVocabulary
+from data_prep.text.normalize import normalize_text_tf
+from data_prep.text.subword import EOS_ID
 from seq2seq.speech.decoding import ctc_decode, length_batches
 
 CONFIG_COPY = "toolkit_config.yaml"
@@ -48,7 +48,7 @@ def _empty_or(batch_size, fn, dtype=tf.string):
 def export_translator(run_dir, out_dir, checkpoint: str = "auto") -> Path:
     """Writes a SavedModel of a trained translation run (its `checkpoint`: see
     `seq2seq.training.fit.load_run`); returns its folder."""
-    from pipelines.tasks.translation import Translator
+    from pipelines.tasks.translation.task import Translator
 
     translator = Translator(run_dir, checkpoint)
     source_tokenizer, target_tokenizer = translator.source_tokenizer, translator.target_tokenizer
@@ -89,7 +89,7 @@ def export_translator(run_dir, out_dir, checkpoint: str = "auto") -> Path:
 
 def export_recognizer(run_dir, out_dir) -> Path:
     """Writes a SavedModel of a trained speech run; returns its folder."""
-    from pipelines.tasks.speech import Recognizer
+    from pipelines.tasks.asr.task import Recognizer
 
     recognizer = Recognizer(run_dir)
     model, config = recognizer.model, recognizer.config
@@ -199,7 +199,7 @@ class ExportedRecognizer:
     """
 
     def __init__(self, path):
-        from pipelines.tasks.speech import ASRConfig
+        from pipelines.tasks.asr.task import ASRConfig
         from seq2seq.config import load_config
 
         self.config = load_config(ASRConfig, Path(path) / CONFIG_COPY)

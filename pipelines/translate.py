@@ -15,7 +15,7 @@ import sys
 from pipelines import cli
 from pipelines.cli import add_train_command
 
-CONFIG_HELP = cli.config_help("pipelines.tasks.translation_config", "TranslationConfig")
+CONFIG_HELP = cli.config_help("pipelines.tasks.translation.config", "TranslationConfig")
 ENSEMBLE_HELP = (
     "a trained run directory; repeat it (--run-dir A --run-dir B) for an ensemble, decoding "
     "with the mean of the runs' log-probabilities (they must share their tokenizers)"
@@ -133,7 +133,7 @@ def main(argv=None):
 
 
 def run(args):
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import translation
     from seq2seq.config import load_config
 
     if args.command == "export":
@@ -143,25 +143,25 @@ def run(args):
     elif args.command == "average":
         from pipelines.tasks.base import average
 
-        epochs, path = average(translator.TranslationTask(), args.run_dir, args.epochs)
+        epochs, path = average(translation.TranslationTask(), args.run_dir, args.epochs)
         print(f"averaged the weights of epochs {', '.join(map(str, epochs))}: {path}")
     elif args.command == "train":
-        config = load_config(translator.TranslationConfig, args.config, args.set)
-        if translator.train(config, args.run_dir, args.strategy, args.init_from) is not None:
+        config = load_config(translation.TranslationConfig, args.config, args.set)
+        if translation.train(config, args.run_dir, args.strategy, args.init_from) is not None:
             print(f"model saved in {args.run_dir}/model.keras")
     elif args.command == "evaluate":
-        report = translator.evaluate(
+        report = translation.evaluate(
             args.run_dir, args.split, args.beam_size, args.limit, args.checkpoint
         )
         print(f"report: {report} (and {report.with_suffix('.json')})")
     elif args.command == "score":
-        from pipelines.tasks.scoring import read_pairs, score_pairs
+        from pipelines.tasks.translation.scoring import read_pairs, score_pairs
 
         pairs = [] if args.inputs else read_pairs(sys.stdin)
         for path in args.inputs:
             with open(path, encoding="utf-8") as f:
                 pairs += read_pairs(f, path)
-        scores = score_pairs(translator.Translator(args.run_dir, args.checkpoint), pairs)
+        scores = score_pairs(translation.Translator(args.run_dir, args.checkpoint), pairs)
         sys.stdout.write("".join(f"{t:.4f}\t{a:.4f}\t{n}\n" for t, a, n in scores))
     else:
         lines = [line.rstrip("\n") for line in sys.stdin] if not args.inputs else []
@@ -176,7 +176,7 @@ def run(args):
         if exported:
             model = ExportedTranslator(args.run_dir[0])
         else:
-            model = translator.Translator(args.run_dir, args.checkpoint)
+            model = translation.Translator(args.run_dir, args.checkpoint)
         if args.n_best > 1:
             if exported:
                 raise ValueError("--n-best needs a run directory (an export returns the best)")

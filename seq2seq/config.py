@@ -15,7 +15,10 @@ import typing
 
 import yaml
 
+from data_prep.validation import refuse_inapplicable, validate
 from seq2seq.files import write_text
+
+__all__ = ["load_config", "refuse_inapplicable", "validate"]
 
 
 def _convert(value, annotation, key):
@@ -59,28 +62,6 @@ def from_dict(cls, values: dict | None, prefix: str = ""):
     hints = typing.get_type_hints(cls)
     kwargs = {k: _convert(v, hints[k], prefix + k) for k, v in values.items()}
     return cls(**kwargs)
-
-
-def validate(config, section: str, rules):
-    """Raises ValueError for the first rule that fails: `rules` holds (key, holds, expected)
-    triples, e.g. `("units", config.units > 0, "a positive number")`."""
-    for key, holds, expected in rules:
-        if not holds:
-            raise ValueError(
-                f"config key '{section}.{key}' is {getattr(config, key)!r}: expected {expected}"
-            )
-
-
-def refuse_inapplicable(config, section: str, keys, why: str):
-    """Raises ValueError for the first of `keys` whose value is not its default: it does not
-    apply to the config as set (`why`), and silently ignoring it would mislead."""
-    defaults = {f.name: f.default for f in dataclasses.fields(config)}
-    for key in keys:
-        if getattr(config, key) != defaults[key]:
-            raise ValueError(
-                f"config key '{section}.{key}' is {getattr(config, key)!r} but does not apply: "
-                f"{why}; leave it out (default {defaults[key]!r})"
-            )
 
 
 def to_dict(config) -> dict:

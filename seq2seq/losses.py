@@ -43,7 +43,7 @@ class MaskedSparseCrossEntropy(keras.losses.Loss):
     def call(self, y_true, y_pred):
         # TensorFlow's fused softmax cross-entropy kernels: picking log-probabilities with
         # take_along_axis has a scatter for gradient that took 14% of a training step
-        # (benchmarks/profile.py). Smoothing: the target is (1 - e) one-hot + e / vocab, the
+        # (benchmarks/op_profile.py). Smoothing: the target is (1 - e) one-hot + e / vocab, the
         # same as (1 - e) * nll + e * mean over the vocabulary of -log p.
         y_true = tf.cast(y_true, tf.int32)
         logits = tf.cast(y_pred, tf.float32)
@@ -86,7 +86,7 @@ def ctc_loss(labels, logits, logit_lengths, blank_id=0):
 
     The labels go in as a SparseTensor, which selects TensorFlow's fused CTC kernel: with
     dense labels (what `keras.ops.ctc_loss` passes) TensorFlow runs a CTC written in TF ops,
-    measured 19x slower for a loss and its gradient on CPU (`benchmarks/profile.py` showed it
+    measured 19x slower for a loss and its gradient on CPU (`benchmarks/op_profile.py` showed it
     as 3/4 of a small model's training step).
 
     Args:

@@ -67,8 +67,8 @@ def tiny_corpus(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_tokenizers(tiny_corpus):
-    from data_prep.corpora import read_tsv
-    from data_prep.subword import SubwordTokenizer
+    from data_prep.text.parallel import read_tsv
+    from data_prep.text.subword import SubwordTokenizer
 
     pairs, _ = read_tsv(tiny_corpus / "train.tsv")
     return (
@@ -106,7 +106,7 @@ SPEECH_TEXT = [
 def tiny_speech(tmp_path_factory):
     """A tiny espeak-ng corpus (train 40, dev 6, test 6 utterances) built by the real
     corpus builder; returns the folder with train/dev/test.jsonl."""
-    from data_prep.synth_speech import synthesize
+    from data_prep.corpora.synth_speech import synthesize
 
     folder = tmp_path_factory.mktemp("tiny_speech")
     splits = {"train": SPEECH_TEXT * 5, "dev": SPEECH_TEXT[:4] * 2, "test": SPEECH_TEXT[4:] * 2}

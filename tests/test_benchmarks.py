@@ -63,7 +63,7 @@ def test_benchmark_suite_quick_run(tiny_corpus, tiny_speech, tmp_path):
 def test_profile_quick_run_summarizes_each_trace(tiny_corpus, tiny_speech, tmp_path):
     out = tmp_path / "profile.json"
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.profile", "--quick", "--out", str(out)]
+        [sys.executable, "-m", "benchmarks.op_profile", "--quick", "--out", str(out)]
         + ["--trace-dir", str(tmp_path / "traces")]
         + _tiny_configs(tiny_corpus, tiny_speech, tmp_path),
         capture_output=True,
@@ -97,7 +97,7 @@ def test_profile_quick_run_summarizes_each_trace(tiny_corpus, tiny_speech, tmp_p
 def test_self_times_subtract_nested_events():
     from types import SimpleNamespace
 
-    from benchmarks.profile import _in_scope, _self_times
+    from benchmarks.op_profile import _in_scope, _self_times
 
     def event(metadata_id, offset, duration):
         return SimpleNamespace(metadata_id=metadata_id, offset_ps=offset, duration_ps=duration)
@@ -183,7 +183,7 @@ def test_the_benchmarks_compile_and_feed_the_model_as_training_does(
     import keras
 
     from benchmarks import asr_speed, translate_speed
-    from pipelines.tasks import speech, translation
+    from pipelines.tasks import asr, translation
     from seq2seq.config import load_config
     from seq2seq.training.run_dir import RunDir
 
@@ -213,7 +213,7 @@ def test_the_benchmarks_compile_and_feed_the_model_as_training_does(
     # schedule's steps must match too.
     train = tiny_speech / "train.jsonl"
     config = load_config(
-        speech.ASRConfig,
+        asr.ASRConfig,
         "configs/asr/tiny.yaml",
         [
             f"data.train={train}",
@@ -223,7 +223,7 @@ def test_the_benchmarks_compile_and_feed_the_model_as_training_does(
             "train.epochs=1",
         ],
     )
-    speech.train(config, tmp_path / "asr")
+    asr.train(config, tmp_path / "asr")
     model, _ = asr_speed.training_setup(config)
     same_compile(model, tmp_path / "asr")
 
@@ -235,9 +235,9 @@ def test_torch_gpu_shapes_are_the_batches_of_one_training_epoch(tiny_speech, tmp
     import numpy as np
 
     from benchmarks.torch_gpu import epoch_shapes
-    from data_prep.feature_cache import FeatureCache
-    from pipelines.tasks.speech import build_caches, make_datasets
-    from pipelines.tasks.speech_config import ASRConfig
+    from data_prep.speech.feature_cache import FeatureCache
+    from pipelines.tasks.asr.config import ASRConfig
+    from pipelines.tasks.asr.task import build_caches, make_datasets
     from seq2seq.config import load_config
 
     overrides = [f"data.{s}={tiny_speech / f'{s}.jsonl'}" for s in ("train", "dev", "test")]

@@ -6,8 +6,8 @@ import subprocess
 import pytest
 
 from benchmarks import pocketsphinx_baseline
-from data_prep.manifest import write_manifest
-from data_prep.transcripts import normalize_transcript
+from data_prep.speech.manifest import write_manifest
+from data_prep.speech.transcripts import normalize_transcript
 from pipelines.reports.evaluation import score_transcripts
 
 TEXTS = ["Go forward ten meters.", "Hello world."]

@@ -29,10 +29,10 @@ def variant_overrides(task: str, variant: str) -> list[str]:
     if variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; expected some of {VARIANTS}")
     if task == "translate":
-        from pipelines.tasks import translation_config as settings
+        from pipelines.tasks.translation import config
 
-        unused = settings.RECURRENT_ONLY if variant == "transformer" else settings.TRANSFORMER_ONLY
-        defaults = {f.name: f.default for f in dataclasses.fields(settings.ModelConfig)}
+        unused = config.RECURRENT_ONLY if variant == "transformer" else config.TRANSFORMER_ONLY
+        defaults = {f.name: f.default for f in dataclasses.fields(config.ModelConfig)}
         resets = [f"model.{key}={yaml.safe_dump(defaults[key]).split()[0]}" for key in unused]
     if variant == "transformer":
         if task != "translate":
@@ -69,7 +69,7 @@ def compare(
 
         config_class = runner.TranslationConfig
     elif task == "asr":
-        from pipelines.tasks import speech as runner
+        from pipelines.tasks import asr as runner
 
         config_class = runner.ASRConfig
     else:

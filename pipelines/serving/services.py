@@ -2,10 +2,10 @@
 run directory or an exported SavedModel, with the batched calls the `DynamicBatcher` makes.
 
 Translation: items are sentences; the key is (beam size, n-best). Speech: a request's audio
-is read and cut into segments at pauses (`data_prep.long_audio`, as `transcribe` does) on the
+is read and cut into segments at pauses (`data_prep.speech.long_audio`, as `transcribe` does) on the
 event loop's side; items are segments, so the segments of several uploads share one pass of
 the network, and the key is the beam size. Word times and confidences come back with the
-segments (`pipelines.tasks.long_transcription`).
+segments (`pipelines.tasks.asr.long_transcription`).
 """
 
 import io
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import soundfile as sf
 
-from data_prep.audio import AudioError
-from data_prep.long_audio import read_blocks, segments
+from data_prep.speech.audio import AudioError
+from data_prep.speech.long_audio import read_blocks, segments
 from pipelines.export import ExportedRecognizer, ExportedTranslator, is_export
 
 
@@ -30,7 +30,7 @@ class TranslationService:
     kind = "translate"
 
     def __init__(self, path, checkpoint: str = "auto"):
-        from pipelines.tasks.translation import Translator
+        from pipelines.tasks.translation.task import Translator
 
         self.path = Path(path)
         self.exported = is_export(path)
@@ -65,8 +65,8 @@ class SpeechService:
     kind = "transcribe"
 
     def __init__(self, path):
-        from pipelines.tasks.long_transcription import segment_config
-        from pipelines.tasks.speech import Recognizer
+        from pipelines.tasks.asr.long_transcription import segment_config
+        from pipelines.tasks.asr.task import Recognizer
         from seq2seq.speech.lm_decoding import resolve_lm
 
         self.path = Path(path)
@@ -120,7 +120,7 @@ class SpeechService:
     def run(self, beam_size, pieces) -> list:
         """(words, n-best or None) of each segment, decoded in groups of about
         `decode.batch_frames` frames."""
-        from pipelines.tasks.long_transcription import batch_groups, decode_pieces
+        from pipelines.tasks.asr.long_transcription import batch_groups, decode_pieces
 
         beam = self.decoder(beam_size)
         results = []
@@ -130,7 +130,7 @@ class SpeechService:
 
     def transcript(self, duration, pieces, decoded, beam_size) -> dict:
         """The JSON transcript (as `transcribe --format json`) of an upload's decoded pieces."""
-        from pipelines.tasks.long_transcription import Transcript, add_segment, settings
+        from pipelines.tasks.asr.long_transcription import Transcript, add_segment, settings
 
         results = []
         for piece, (words, hypotheses) in zip(pieces, decoded, strict=True):

@@ -9,7 +9,7 @@ last letter's spike comes before the sound of the word ends (`benchmarks/long_au
 measures the offsets against known boundaries; `decode.word_end_pad` is set from the dev
 split's). The pad never runs into the next word or past the segment. The word before a pause
 is then extended to where the voice activity detector heard the speech end
-(`pipelines.tasks.long_transcription.end_at_speech`).
+(`pipelines.tasks.asr.long_transcription.end_at_speech`).
 
 Confidence of a word: the smallest, over its characters, of the character's posterior where
 the path emits it (its best frame within the word's span). The weakest character decides, as

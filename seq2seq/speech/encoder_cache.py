@@ -1,7 +1,7 @@
 """A cache of a frozen encoder's outputs, in the feature cache's own format.
 
 A pretrained encoder is the costliest part of a speech model; frozen, it gives the same output
-every epoch, so it runs once over each finished feature cache (`data_prep.feature_cache`),
+every epoch, so it runs once over each finished feature cache (`data_prep.speech.feature_cache`),
 augmented copies included, and training reads its outputs as it reads features:
 
     <feature cache folder>-<tag>/shard-NNNNN.{npy,json}, index.json
@@ -20,8 +20,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from data_prep.audio import pad_batch
-from data_prep.feature_cache import (
+from data_prep.speech.audio import pad_batch
+from data_prep.speech.feature_cache import (
     FeatureCache,
     remove_stale_temporaries,
     write_index,

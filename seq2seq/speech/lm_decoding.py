@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.language_model import read_unigrams
-from data_prep.transcripts import ALPHABET, normalize_transcript
+from data_prep.speech.transcripts import ALPHABET, normalize_transcript
 from seq2seq.files import write_text
+from seq2seq.speech.language_model import read_unigrams
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.0

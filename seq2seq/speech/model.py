@@ -16,7 +16,7 @@ with the head.
 import keras
 from keras import ops
 
-from data_prep.transcripts import VOCAB_SIZE
+from data_prep.speech.transcripts import VOCAB_SIZE
 from seq2seq.losses import ctc_loss, per_replica
 from seq2seq.recurrent import bidirectional, recurrent_layer
 from seq2seq.speech.pretrained import build_encoder, source

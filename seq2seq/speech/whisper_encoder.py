@@ -34,7 +34,7 @@ class WhisperEncoder(keras.layers.Layer):
 
     Call arguments:
         features: float (batch, frames, num_mels), right-padded Whisper log-mel
-            (`data_prep.audio.whisper_log_mel`).
+            (`data_prep.speech.audio.whisper_log_mel`).
         frame_lengths: int (batch,) true frame counts.
 
     Returns:

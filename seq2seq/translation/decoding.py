@@ -9,7 +9,7 @@ TensorFlow.
 
 import tensorflow as tf
 
-from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
+from data_prep.text.subword import BOS_ID, EOS_ID, PAD_ID
 
 
 def _never_generated(logits):

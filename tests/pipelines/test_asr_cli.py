@@ -72,8 +72,8 @@ def test_evaluate_writes_wer_reports(run_dir, tiny_speech):
 
 def test_transcription_traces_the_network_once(run_dir, tiny_speech):
     """Batches of every length reuse one graph: no retracing per batch shape."""
-    from data_prep.manifest import read_manifest
-    from pipelines.tasks.speech import Recognizer
+    from data_prep.speech.manifest import read_manifest
+    from pipelines.tasks.asr.task import Recognizer
 
     recognizer = Recognizer(run_dir)
     paths = [e["audio_filepath"] for e in read_manifest(tiny_speech / "test.jsonl")]
@@ -84,9 +84,9 @@ def test_transcription_traces_the_network_once(run_dir, tiny_speech):
 
 
 def test_ctc_posteriors_of_an_utterance(run_dir, tiny_speech):
-    from data_prep.audio import compute_features, load_audio
-    from data_prep.manifest import read_manifest
-    from pipelines.tasks.speech import Recognizer
+    from data_prep.speech.audio import compute_features, load_audio
+    from data_prep.speech.manifest import read_manifest
+    from pipelines.tasks.asr.task import Recognizer
     from seq2seq.speech.model import subsampled_length
 
     recognizer = Recognizer(run_dir)
@@ -180,7 +180,7 @@ def talkative_run(talkative_speech_run):
 
 
 def test_export_serves_raw_audio_without_the_toolkit(talkative_run, tiny_speech, tmp_path):
-    from pipelines.tasks.speech import Recognizer
+    from pipelines.tasks.asr.task import Recognizer
 
     out = tmp_path / "export"
     assert (
@@ -274,8 +274,8 @@ def test_word_lm_commands_evaluate_and_transcribe(talkative_run, tiny_speech, tm
     (its random network spells many characters for the LM to weigh)."""
     import shutil
 
-    from data_prep.language_model import read_arpa
-    from pipelines.tasks.speech import evaluate
+    from pipelines.tasks.asr.task import evaluate
+    from seq2seq.speech.language_model import read_arpa
 
     run = tmp_path / "run"
     shutil.copytree(talkative_run, run)
@@ -324,8 +324,8 @@ def test_transcribe_long_recordings_in_every_format(run_dir, tiny_speech, tmp_pa
     import srt
     import webvtt
 
-    from data_prep.long_audio import write_wav_bytes
-    from tests.data_prep.test_long_audio import RATE, long_recording
+    from data_prep.speech.long_audio import write_wav_bytes
+    from tests.data_prep.speech.test_long_audio import RATE, long_recording
 
     audio, _ = long_recording(tiny_speech)
     long_wav = tmp_path / "long.wav"

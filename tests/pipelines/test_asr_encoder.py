@@ -77,7 +77,7 @@ def test_evaluate_runs_the_encoder_once_and_says_whose_it_is(encoder_run, tiny_s
 
 
 def test_export_takes_raw_audio_and_matches_the_run(talkative_encoder_run, tiny_speech, tmp_path):
-    from pipelines.tasks.speech import Recognizer
+    from pipelines.tasks.asr.task import Recognizer
 
     out = tmp_path / "export"
     _cli("export", "--run-dir", str(talkative_encoder_run), "--out", str(out))
@@ -121,7 +121,7 @@ def test_export_takes_raw_audio_and_matches_the_run(talkative_encoder_run, tiny_
 
 
 def test_recognizer_refuses_more_than_30_seconds_at_once(encoder_run):
-    from pipelines.tasks.speech import Recognizer
+    from pipelines.tasks.asr.task import Recognizer
 
     recognizer = Recognizer(encoder_run)
     with pytest.raises(ValueError, match="takes at most 30 s"):

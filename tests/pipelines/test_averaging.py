@@ -42,7 +42,7 @@ def _cli(*args, expect=0):
 
 
 def test_a_run_averages_its_last_epochs_and_uses_the_average(tmp_path, tiny_corpus):
-    from pipelines.tasks.translation import Translator
+    from pipelines.tasks.translation.task import Translator
     from seq2seq.training.fit import load_run
 
     run = tmp_path / "run"

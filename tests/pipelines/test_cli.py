@@ -37,8 +37,8 @@ def test_native_stderr_filter_drops_notices_and_keeps_errors():
 @pytest.mark.parametrize(
     "pipeline, config_class",
     [
-        ("translate", "pipelines.tasks.translation_config.TranslationConfig"),
-        ("asr", "pipelines.tasks.speech_config.ASRConfig"),
+        ("translate", "pipelines.tasks.translation.config.TranslationConfig"),
+        ("asr", "pipelines.tasks.asr.config.ASRConfig"),
     ],
 )
 def test_train_help_explains_every_config_key(pipeline, config_class, capsys):

@@ -11,14 +11,13 @@ import pytest
 import srt
 import webvtt
 
-from data_prep.long_audio import SegmentConfig
-from data_prep.transcripts import ALPHABET
-from pipelines import transcript_formats
-from pipelines.tasks import long_transcription
-from pipelines.tasks.long_transcription import Transcript, stitch, transcribe_long
+from data_prep.speech.long_audio import SegmentConfig
+from data_prep.speech.transcripts import ALPHABET
+from pipelines.tasks.asr import long_transcription, transcript_formats
+from pipelines.tasks.asr.long_transcription import Transcript, stitch, transcribe_long
 from seq2seq.speech.alignment import Word
 from seq2seq.speech.lm_decoding import LMDecoder
-from tests.data_prep.test_long_audio import RATE, long_recording
+from tests.data_prep.speech.test_long_audio import RATE, long_recording
 
 FRAME = 0.01  # seconds per output frame: room for a blank between letters
 

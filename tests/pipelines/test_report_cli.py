@@ -33,8 +33,8 @@ def _history(run, losses):
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    from pipelines.tasks.speech import ASRConfig
-    from pipelines.tasks.translation import TranslationConfig
+    from pipelines.tasks.asr.task import ASRConfig
+    from pipelines.tasks.translation.task import TranslationConfig
 
     root = tmp_path_factory.mktemp("runs")
     translation, speech = root / "mt_run", root / "asr_run"
@@ -170,24 +170,24 @@ def test_evaluate_keeps_every_output_for_the_report(
 ):
     """The real `evaluate` of both tasks saves each sentence's outputs and scores, and the
     comparison report shows a few of them (transcripts with their confidence)."""
-    from pipelines.tasks import speech, translation
+    from pipelines.tasks import asr, translation
 
-    mt, asr = tmp_path / "mt", tmp_path / "asr"
+    mt, sr = tmp_path / "mt", tmp_path / "asr"
     shutil.copytree(translation_run, mt)
-    shutil.copytree(talkative_speech_run, asr)
+    shutil.copytree(talkative_speech_run, sr)
     translation.evaluate(mt, "test", beam_size=3, limit=12)
-    speech.evaluate(asr, tiny_speech / "test.jsonl", beam_size=2, lm="none")
+    asr.evaluate(sr, tiny_speech / "test.jsonl", beam_size=2, lm="none")
     sentences = json.loads((mt / "eval/test/report.json").read_text())["sentences"]
     assert len(sentences) == 12 and list(sentences[0]["hypotheses"]) == ["greedy", "beam 3"]
     assert all(0 <= s["chrf"] <= 100 and 0 <= s["bleu"] <= 100 for s in sentences)
-    utterances = json.loads((asr / "eval/test/report.json").read_text())["utterances"]
+    utterances = json.loads((sr / "eval/test/report.json").read_text())["utterances"]
     assert len(utterances) == 6 and list(utterances[0]["hypotheses"]) == ["greedy", "beam 2"]
     assert all(u["wer"] >= 0 and u["reference"] for u in utterances)
     # The talkative model spells words on every utterance, so each has a confidence.
     assert all(0 < u["confidence"] <= 1 for u in utterances if u["hypotheses"]["beam 2"])
     out = tmp_path / "report"
-    _report_cli(str(mt), str(asr), "--out", str(out))
+    _report_cli(str(mt), str(sr), "--out", str(out))
     markdown = (out / "report.md").read_text()
-    assert f"## What {mt} wrote: test" in markdown and f"## What {asr} wrote: test" in markdown
+    assert f"## What {mt} wrote: test" in markdown and f"## What {sr} wrote: test" in markdown
     assert "| transcript (beam 2) | WER % | confidence |" in markdown
     assert markdown.count("| drawn |") == 6  # three per evaluated set

@@ -46,8 +46,8 @@ def _run(folder: Path, config, history: list[tuple]) -> Path:
 
 @pytest.fixture
 def fake_runs(tmp_path):
-    from pipelines.tasks.speech import ASRConfig
-    from pipelines.tasks.translation import TranslationConfig
+    from pipelines.tasks.asr.task import ASRConfig
+    from pipelines.tasks.translation.task import TranslationConfig
 
     mt = _run(tmp_path / "runs/mt", TranslationConfig(), [(4.0, 3.5, 1.5), (3.0, 3.2, 3.25)])
     references = ["The king sees the house.", "The dog has the bread."]

@@ -102,7 +102,7 @@ def test_evaluate_reports_greedy_and_beam(run_dir, tiny_corpus):
 
 
 def test_attention_weights_follow_the_reordering(run_dir):
-    from pipelines.tasks.translation import Translator
+    from pipelines.tasks.translation.task import Translator
 
     translator = Translator(run_dir)
     source = "El rey ve la casa verde."
@@ -130,7 +130,7 @@ def test_translate_keeps_input_order(run_dir):
 def test_an_ensemble_of_a_run_with_itself_scores_as_the_run(run_dir, tmp_path):
     import shutil
 
-    from pipelines.tasks.translation import Translator
+    from pipelines.tasks.translation.task import Translator
 
     for runs in (["--run-dir", str(run_dir)], ["--run-dir", str(run_dir)] * 2):
         _cli("evaluate", *runs, "--split", "test", "--beam-size", "3", "--limit", "20")
@@ -139,7 +139,7 @@ def test_an_ensemble_of_a_run_with_itself_scores_as_the_run(run_dir, tmp_path):
     assert [r["bleu"] for r in report["results"]] == [r["bleu"] for r in alone]
     assert report["results"][0]["decoding"]["ensemble"] == [str(run_dir)] * 2
     # Scoring (forced decoding) by the ensemble: the run's own log-probabilities.
-    from pipelines.tasks.scoring import score_pairs
+    from pipelines.tasks.translation.scoring import score_pairs
 
     pairs = [("El rey ve la casa verde.", "The king sees the green house.")]
     (alone_score,) = score_pairs(Translator(run_dir), pairs)
@@ -154,7 +154,7 @@ def test_an_ensemble_of_a_run_with_itself_scores_as_the_run(run_dir, tmp_path):
 
 
 def test_n_best_lists_the_beams_best_first(run_dir):
-    from pipelines.tasks.translation import Translator
+    from pipelines.tasks.translation.task import Translator
 
     lines = ["El rey ve la casa verde.", "La niña tiene el pan.", "El perro busca el libro azul."]
     stdin = "\n".join(lines) + "\n"
@@ -180,9 +180,9 @@ def test_n_best_lists_the_beams_best_first(run_dir):
 
 
 def test_score_gives_forced_log_probabilities(run_dir, tiny_corpus):
-    from data_prep.corpora import read_tsv
-    from pipelines.tasks.scoring import score_pairs
-    from pipelines.tasks.translation import Translator
+    from data_prep.text.parallel import read_tsv
+    from pipelines.tasks.translation.scoring import score_pairs
+    from pipelines.tasks.translation.task import Translator
 
     translator = Translator(run_dir)
     pairs = read_tsv(tiny_corpus / "test.tsv")[0][:6]
@@ -215,8 +215,8 @@ def test_score_gives_forced_log_probabilities(run_dir, tiny_corpus):
 
 def test_decoding_traces_each_search_once(run_dir, tiny_corpus):
     """Batches of every length and size reuse one graph per search: no retracing per batch."""
-    from data_prep.corpora import read_tsv
-    from pipelines.tasks.translation import Translator
+    from data_prep.text.parallel import read_tsv
+    from pipelines.tasks.translation.task import Translator
 
     translator = Translator(run_dir)
     sources = [s for s, _ in read_tsv(tiny_corpus / "test.tsv")[0]]

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from data_prep.manifest import read_manifest
+from data_prep.speech.manifest import read_manifest
 from seq2seq.config import load_config
 from tests.conftest import tiny_pairs
 
@@ -37,13 +37,13 @@ def _dirty_tsv(path):
 
 
 def test_dirty_parallel_text_is_reported_counted_and_filtered(tiny_corpus, tmp_path, caplog):
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import translation
 
     train = tmp_path / "train.tsv"
     bad_lines = _dirty_tsv(train)
     settings = [f"data.train={train}", f"data.dev={tiny_corpus / 'dev.tsv'}", "train.epochs=2"]
-    config = load_config(translator.TranslationConfig, "configs/translate/tiny.yaml", settings)
-    history = translator.train(config, tmp_path / "run")
+    config = load_config(translation.TranslationConfig, "configs/translate/tiny.yaml", settings)
+    history = translation.train(config, tmp_path / "run")
     assert all(math.isfinite(x) for x in history.history["loss"])
     summary = json.loads((tmp_path / "run/data_summary.json").read_text())["train"]
     assert summary["kept"] == 200
@@ -63,15 +63,15 @@ def test_dirty_parallel_text_is_reported_counted_and_filtered(tiny_corpus, tmp_p
 
 
 def test_a_corpus_with_nothing_usable_is_an_error_before_any_model(tmp_path):
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import translation
 
     train = tmp_path / "train.tsv"
     train.write_bytes(b"\n\xff\xfe\tx\nonly one column\n")
     config = load_config(
-        translator.TranslationConfig, "configs/translate/tiny.yaml", [f"data.train={train}"]
+        translation.TranslationConfig, "configs/translate/tiny.yaml", [f"data.train={train}"]
     )
     with pytest.raises(ValueError, match=f"no usable sentence pairs in train file {train}"):
-        translator.train(config, tmp_path / "run")
+        translation.train(config, tmp_path / "run")
     assert not (tmp_path / "run/model.keras").exists()
     assert not (tmp_path / "run/tokenizers").exists()
 
@@ -113,7 +113,7 @@ def _write_bad_audio(folder, good):
 
 
 def test_dirty_audio_is_reported_counted_filtered_or_resampled(tiny_speech, tmp_path):
-    from pipelines.tasks import speech as recognizer
+    from pipelines.tasks import asr
 
     entries = read_manifest(tiny_speech / "train.jsonl")
     files = _write_bad_audio(tmp_path, entries)
@@ -138,8 +138,8 @@ def test_dirty_audio_is_reported_counted_filtered_or_resampled(tiny_speech, tmp_
         f"data.cache_dir={tmp_path / 'cache'}",
         "train.epochs=2",
     ]
-    config = load_config(recognizer.ASRConfig, "configs/asr/tiny.yaml", settings)
-    history = recognizer.train(config, tmp_path / "run")
+    config = load_config(asr.ASRConfig, "configs/asr/tiny.yaml", settings)
+    history = asr.train(config, tmp_path / "run")
     assert all(math.isfinite(x) for x in history.history["loss"] + history.history["val_loss"])
     summary = json.loads((tmp_path / "run/data_summary.json").read_text())["train"]
     assert summary["unreadable_audio"] == 4  # empty, truncated header, not audio, NaN samples

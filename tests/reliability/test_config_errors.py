@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from pipelines.tasks.speech import ASRConfig
-from pipelines.tasks.translation import TranslationConfig
+from pipelines.tasks.asr.task import ASRConfig
+from pipelines.tasks.translation.task import TranslationConfig
 from seq2seq.config import load_config
 
 
@@ -57,7 +57,7 @@ def test_translation_config_errors(setting, message):
         ("augment.time_width=2", "'augment.time_width' is 2.0"),
         ("decode.beam_size=0", "'decode.beam_size' is 0"),
         ("train.patience=0", "'train.patience' is 0: expected at least 1"),
-        ("features.kind=spectrogram", "features.kind 'spectrogram'"),
+        ("features.kind=spectrogram", "'features.kind' is 'spectrogram': expected one of"),
         ("augment.noise_prob=0.5", "'augment.noise_prob' is 0.5 but does not apply: the wave"),
         ("augment.spec_augment=false augment.time_masks=4", "'augment.time_masks' is 4 but"),
         ("decode.lm=none decode.alpha=0.3", "'decode.alpha' is 0.3 but does not apply: decode.lm"),

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from pipelines.tasks.translation import TranslationConfig
+from pipelines.tasks.translation.task import TranslationConfig
 from seq2seq.training.fit import load_run
 from seq2seq.training.run_dir import RunDir
 from tests.helpers import tiny_translate_train

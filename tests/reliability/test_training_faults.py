@@ -153,7 +153,7 @@ def test_nan_loss_stops_naming_the_step_and_keeps_good_checkpoints(tmp_path):
 
 
 def load_run_dir(run):
-    from pipelines.tasks.translation import TranslationConfig
+    from pipelines.tasks.translation.task import TranslationConfig
     from seq2seq.config import save_config
 
     save_config(TranslationConfig(), run / "config.yaml")

@@ -1,6 +1,6 @@
 import pytest
 
-from pipelines.tasks.translation import TranslationConfig
+from pipelines.tasks.translation.task import TranslationConfig
 from seq2seq.config import load_config, save_config
 
 

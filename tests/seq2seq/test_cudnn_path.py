@@ -16,9 +16,8 @@ import pytest
 import tensorflow as tf
 
 from benchmarks import asr_speed, translate_speed
-from benchmarks.profile import CUDNN_RNN_OPS, _in_scope, recurrent_layer_names
-from pipelines.tasks import speech as recognizer
-from pipelines.tasks import translation as translator
+from benchmarks.op_profile import CUDNN_RNN_OPS, _in_scope, recurrent_layer_names
+from pipelines.tasks import asr, translation
 from seq2seq.config import load_config
 
 
@@ -56,7 +55,7 @@ def mask_checks(model, dataset):
 def translation_setup(corpus, *settings):
     data = [f"data.{s}={corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
     config = load_config(
-        translator.TranslationConfig,
+        translation.TranslationConfig,
         "configs/translate/tiny.yaml",
         [*data, "model.num_layers=2", *settings],
     )
@@ -67,7 +66,7 @@ def translation_setup(corpus, *settings):
 def speech_setup(speech, cache_dir, *settings):
     data = [f"data.{s}={speech / f'{s}.jsonl'}" for s in ("train", "dev", "test")]
     config = load_config(
-        recognizer.ASRConfig,
+        asr.ASRConfig,
         "configs/asr/tiny.yaml",
         [*data, f"data.cache_dir={cache_dir}", "model.num_layers=2", *settings],
     )

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
+from data_prep.text.subword import BOS_ID, EOS_ID, PAD_ID
 from seq2seq.speech.decoding import ctc_decode
 from seq2seq.translation.decoding import SequenceDecoder
 from tests.seq2seq.helpers import SOURCE, tiny_model, train_steps

@@ -21,14 +21,14 @@ import tensorflow as tf
 
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from pipelines.tasks import translation as translator
+from pipelines.tasks import translation
 from seq2seq.config import load_config
 from seq2seq.training.distributed import make_strategy
 
 corpus, run, strategy = sys.argv[1:4]
 settings = [f"data.{s}={corpus}/{s}.tsv" for s in ("train", "dev", "test")] + ["train.epochs=8"]
-config = load_config(translator.TranslationConfig, "configs/translate/tiny.yaml", settings)
-history = translator.train(config, run, strategy)
+config = load_config(translation.TranslationConfig, "configs/translate/tiny.yaml", settings)
+history = translation.train(config, run, strategy)
 print(json.dumps({
     "replicas": make_strategy(strategy).num_replicas_in_sync,
     "loss": history.history["loss"],

@@ -133,7 +133,7 @@ def test_asr_report_figures_are_written_and_embedded(tmp_path):
 def test_a_second_reference_is_scored_alone_and_with_the_first(tmp_path):
     import sacrebleu
 
-    from data_prep.corpora import extra_references
+    from data_prep.text.parallel import extra_references
     from pipelines.reports.evaluation import score_translations, write_reports
 
     hypotheses = ["the cat sat on the mat", "a dog ran in the park"]

@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from data_prep.language_model import estimate, write_arpa
-from data_prep.transcripts import ALPHABET
-from pipelines.tasks.speech_config import DecodeConfig
+from data_prep.speech.transcripts import ALPHABET
+from pipelines.tasks.asr.config import DecodeConfig
 from seq2seq.config import load_config
+from seq2seq.speech.language_model import estimate, write_arpa
 from seq2seq.speech.lm_decoding import LMDecoder, make_decoder, resolve_lm, write_lm_info
 
 TEXT = ["the cat sat on the mat", "the cat ran home", "a dog and the cat", "the dog sat"]

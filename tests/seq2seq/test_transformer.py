@@ -46,7 +46,7 @@ def test_cached_greedy_decoding_matches_rerunning_the_decoder_over_the_prefix(
     """The key/value cache changes the cost of a step, not its result: greedy decoding equals
     the loop that reruns the whole decoder over the prefix for each new token. A trained
     model ends its rows with EOS; an untrained one runs to the buffer's 12 positions."""
-    from data_prep.subword import BOS_ID, EOS_ID, PAD_ID
+    from data_prep.text.subword import BOS_ID, EOS_ID, PAD_ID
 
     model = tiny_transformer(positions=positions)
     if steps:
@@ -112,18 +112,18 @@ def test_rejects_bad_settings():
 
 @pytest.mark.slow
 def test_the_translation_pipeline_trains_a_transformer(tiny_corpus, tmp_path):
-    from pipelines.tasks import translation as translator
+    from pipelines.tasks import translation
     from seq2seq.config import load_config
 
     settings = [f"data.{s}={tiny_corpus / f'{s}.tsv'}" for s in ("train", "dev", "test")]
     # tiny.yaml is a recurrent config: its embedding size does not apply to a Transformer.
     settings += ["model.type=transformer", "model.embedding_dim=256", "model.heads=2"]
     settings += ["train.epochs=6"]
-    config = load_config(translator.TranslationConfig, "configs/translate/tiny.yaml", settings)
-    history = translator.train(config, tmp_path / "run")
+    config = load_config(translation.TranslationConfig, "configs/translate/tiny.yaml", settings)
+    history = translation.train(config, tmp_path / "run")
     losses = history.history["loss"]
     assert np.isfinite(losses).all() and losses[-1] < 0.6 * losses[0]
-    model = translator.Translator(tmp_path / "run")
+    model = translation.Translator(tmp_path / "run")
     assert type(model.model).__name__ == "TransformerTranslator"
     source = "El rey ve la casa verde."
     greedy, beam = model.translate([source]), model.translate([source], beam_size=3)

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from data_prep.audio import FeatureConfig, compute_features, load_audio, pad_batch
+from data_prep.speech.audio import FeatureConfig, compute_features, load_audio, pad_batch
 from seq2seq.speech import pretrained
 from seq2seq.speech.model import CTCSpeechModel
 

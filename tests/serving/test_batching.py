@@ -6,7 +6,7 @@ import time
 import pytest
 
 from pipelines.serving.batching import DynamicBatcher
-from pipelines.serving.http import Batching, Limits
+from pipelines.serving.http_parts import Batching, Limits
 
 
 def _run(coroutine):

@@ -121,7 +121,7 @@ def test_a_client_leaving_mid_upload_does_not_hurt_the_server(serve, tiny_speech
         # The connection closes with 995,000 bytes missing.
     wav = (tiny_speech / "wavs/test/test-000000.wav").read_bytes()
     response = httpx2.post(
-        url + "/v1/transcribe", content=wav, headers={"Content-Type": "audio/wav"}
+        url + "/v1/transcribe", content=wav, headers={"Content-Type": "audio/wav"}, timeout=60
     )
     assert response.status_code == 200 and response.json()["text"]
     health = httpx2.get(url + "/health").json()

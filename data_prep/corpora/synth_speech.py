@@ -1,0 +1,300 @@
+"""Builds an English speech corpus with several synthesizers, holding whole speakers out.
+
+    python -m data_prep.corpora.synth_speech --text data/bible/train.tsv --column 2 \\
+        --test-text data/bible/test.tsv --dev-text data/bible/dev.tsv --out data/speech --festival
+
+Lines are split into utterances of a few seconds (clauses joined up to 14 words); with
+`--short-share`, that share of the training utterances is cut to a few words
+(`data_prep.text.normalize.short_pieces`). Each utterance is spoken by one speaker of its split
+(`data_prep.corpora.voices.SPEAKERS`) with the engine's sampled speaking rate and pitch
+(`data_prep.corpora.engines`), resampled to 16 kHz mono WAV, and listed in `<split>.jsonl` with its
+engine, voice, speaker and parameters. A speaker is a person whose recordings built the voice
+(or one espeak-ng variant), and each is heard in one split only:
+
+- train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, hibari's
+  derived voices (pitch and vocal-tract variants of one person) and Kokoro style blends, mixed
+  by `--engine-shares` (espeak-ng a minority; Kokoro, slow, a small share);
+- dev: espeak-ng dev variants and flite rms (a held-out person);
+- test: espeak-ng held-out variants, exactly as first built (the baseline);
+- test_voices: the test text spoken by persons never heard in train or dev (festival ked, the
+  Kokoro style jf_nezumi, and MBROLA / SVOX Pico / RHVoice voices when installed);
+- test_festival (`--festival`): the test text spoken by festival kal, as first built.
+
+Workers run in parallel with a progress bar; a rerun skips the WAV files that exist (train,
+dev and test_voices file names carry a digest of what is spoken, so a changed plan never
+reuses a stale file). A summary of utterances, hours and CPU seconds per utterance per engine
+closes the run.
+"""
+
+import argparse
+import hashlib
+import json
+import logging
+import os
+import random
+import resource
+from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import soundfile as sf
+import soxr
+from tqdm import tqdm
+
+from data_prep.corpora import engines as tts
+from data_prep.corpora.voices import (
+    CORE_ENGINES,
+    FIXED_SPLITS,
+    TRAIN_SHARES,
+    allocate,
+    engine_list,
+    parse_shares,
+    sources,
+    speaker_of,
+    speaker_table,
+)
+from data_prep.speech.manifest import write_manifest
+from data_prep.text.normalize import read_lines, short_pieces, split_utterances
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+
+
+@dataclass(frozen=True)
+class Job:
+    """One utterance to speak: where, what, by whom, how."""
+
+    path: str
+    text: str
+    engine: str
+    voice: str
+    speaker: str
+    params: dict
+
+
+def plan_split(
+    texts, split, out, limit, seed, engines=("espeak-ng",), shares=None, short_share=0.0
+) -> list[Job]:
+    """Utterances of a split with their speakers and sampled settings (deterministic given
+    seed; test_voices and test_festival draw the same utterances as test). `short_share` of
+    the train split's utterances are cut short (`short_pieces`; other splits ignore it)."""
+    base = "test" if split in ("test_voices", "test_festival") else split
+    rng = random.Random(f"{seed}-{base}")
+    utterances = [u for text in texts for u in split_utterances(text)]
+    if limit is not None and len(utterances) > limit:
+        utterances = rng.sample(utterances, limit)
+    if split == "train":  # its own generator: without short pieces the plan is unchanged
+        utterances = short_pieces(utterances, short_share, random.Random(f"{seed}-short"))
+    chosen = sources(split, engines, shares)
+    if not chosen:
+        return []
+    counts = allocate(len(utterances), [share for _, share in chosen])
+    assigned = [source for (source, _), n in zip(chosen, counts, strict=True) for _ in range(n)]
+    if len(chosen) > 1:  # one speaker set draws nothing here: the fixed splits keep their draws
+        rng.shuffle(assigned)
+    jobs = []
+    for i, (text, source) in enumerate(zip(utterances, assigned, strict=True)):
+        voice, params = tts.sample(source.engine, source.voices, rng)
+        speaker = speaker_of(source, voice)
+        name = f"{split}-{i:06d}"
+        if split not in FIXED_SPLITS:
+            spoken = json.dumps([text, source.engine, voice, params], sort_keys=True)
+            name += "-" + hashlib.sha1(spoken.encode()).hexdigest()[:8]
+        path = str(Path(out) / "wavs" / split / f"{name}.wav")
+        jobs.append(Job(path, text, source.engine, voice, speaker, params))
+    return jobs
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished subprocesses (the engines' programs)."""
+    own, kids = (
+        resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _speak(job: Job) -> dict:
+    """Worker: speaks one utterance to a 16 kHz WAV (unless it exists); returns its entry, or
+    {"error": ...} naming the engine and voice."""
+    path, seconds = Path(job.path), None
+    if not path.exists():
+        start = _cpu_seconds()
+        try:
+            audio, rate = tts.speak(job.engine, job.voice, job.text, job.params)
+        except RuntimeError as err:
+            return {"error": str(err), "text": job.text}
+        audio = soxr.resample(audio, rate, SAMPLE_RATE)
+        partial = path.with_suffix(".tmp.wav")
+        sf.write(partial, audio, SAMPLE_RATE, subtype="PCM_16")
+        os.replace(partial, path)
+        duration, seconds = len(audio) / SAMPLE_RATE, _cpu_seconds() - start
+    else:
+        duration = sf.info(str(path)).duration
+    entry = {"audio_filepath": str(path), "duration": round(duration, 3), "text": job.text}
+    entry |= {"engine": job.engine, "voice": job.voice, "speaker": job.speaker, **job.params}
+    return {"entry": entry, "seconds": seconds}
+
+
+def summarize(entries: dict[str, list[dict]], seconds: dict) -> str:
+    """A table of utterances, hours and CPU seconds per utterance (of those spoken in this
+    run, loading included) per split and engine, and per engine over all splits."""
+    rows, overall = defaultdict(lambda: [0, 0.0]), defaultdict(lambda: [0, 0.0])
+    for split, items in entries.items():
+        for e in items:
+            for table, key in ((rows, (split, e["engine"])), (overall, ("all", e["engine"]))):
+                table[key][0] += 1
+                table[key][1] += e["duration"] / 3600
+    lines = [f"{'split':<14}{'engine':<11}{'utterances':>11}{'hours':>8}{'cpu s/utt':>10}"]
+    for (split, engine), (count, hours) in (rows | overall).items():
+        spoken = seconds.get((split, engine), [])
+        if split == "all":
+            spoken = [
+                x for (_, other), values in seconds.items() if other == engine for x in values
+            ]
+        rate = f"{sum(spoken) / len(spoken):10.2f}" if spoken else f"{'-':>10}"
+        lines.append(f"{split:<14}{engine:<11}{count:>11}{hours:>8.2f}{rate}")
+    return "\n".join(lines)
+
+
+def synthesize(
+    splits: dict[str, list[str]],
+    out,
+    limits: dict,
+    workers=None,
+    seed: int = 0,
+    engines=("espeak-ng",),
+    shares: dict | None = None,
+    short_share: float = 0.0,
+):
+    """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}.
+    `engines` are those train, dev and test_voices may use (the CLI's default: all installed);
+    test is always espeak-ng and test_festival festival kal. A split left without speakers
+    (test_voices without festival) is skipped with a warning."""
+    out = Path(out)
+    manifests, entries, seconds = {}, {}, defaultdict(list)
+    for split, texts in splits.items():
+        jobs = plan_split(texts, split, out, limits.get(split), seed, engines, shares, short_share)
+        if texts and not jobs:
+            logger.warning("%s: no speakers among the engines %s, skipped", split, engines)
+            continue
+        (out / "wavs" / split).mkdir(parents=True, exist_ok=True)
+        entries[split], failed = [], []
+        with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+            results = pool.map(_speak, jobs, chunksize=4)
+            for result in tqdm(results, total=len(jobs), desc=f"speaking {split}", unit="utt"):
+                if "error" in result:
+                    failed.append(result)
+                    continue
+                entries[split].append(result["entry"])
+                if result["seconds"] is not None:
+                    seconds[split, result["entry"]["engine"]].append(result["seconds"])
+        if failed:
+            logger.warning("%s: %d utterances failed, e.g. %s", split, len(failed), failed[0])
+        manifests[split] = out / f"{split}.jsonl"
+        write_manifest(entries[split], manifests[split])
+        hours = sum(e["duration"] for e in entries[split]) / 3600
+        print(f"{split}: {len(entries[split])} utterances, {hours:.2f} h -> {manifests[split]}")
+    print(summarize(entries, seconds))
+    return manifests
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m data_prep.corpora.synth_speech",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Build a synthetic English speech corpus with several synthesizers: 16 kHz\n"
+        "WAV files and train/dev/test/test_voices(/test_festival) JSONL manifests, each\n"
+        "speaker (a person, or an espeak-ng variant) heard in one split only.",
+        epilog="speakers per split (mbrola, pico and rhvoice only when installed):\n"
+        + speaker_table(),
+    )
+    parser.add_argument("--text", required=True, help="text file, one or more sentences a line")
+    parser.add_argument("--column", type=int, help="read this TAB-separated column (1-based)")
+    parser.add_argument(
+        "--dev-text", help="text for dev (same --column); default: a share of --text"
+    )
+    parser.add_argument("--test-text", help="text for test; default: a share of --text")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--train-utterances", type=int, default=None, help="at most N (random)")
+    parser.add_argument("--dev-utterances", type=int, default=300, help="at most N (random)")
+    parser.add_argument(
+        "--test-utterances",
+        type=int,
+        default=500,
+        help="at most N (random) for test, and the same utterances for test_voices and "
+        "test_festival",
+    )
+    parser.add_argument(
+        "--engines",
+        help="engines train, dev and test_voices may use, comma-separated among "
+        f"{', '.join(tts.ENGINES)} (espeak = espeak-ng); default: {', '.join(CORE_ENGINES)} and "
+        "the optional ones that are installed. test is always espeak-ng",
+    )
+    parser.add_argument(
+        "--engine-shares",
+        metavar="NAME=SHARE,...",
+        help="shares of the training utterances per train speaker set (names below; "
+        "renormalized over the engines in use; 0 leaves one out); default: "
+        + ",".join(f"{k}={v}" for k, v in TRAIN_SHARES.items()),
+    )
+    parser.add_argument(
+        "--short-share",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="share of the training utterances cut to 1-3 consecutive words of their own, so "
+        "that the model also hears isolated words and short phrases (default 0: clauses of "
+        "3-14 words only)",
+    )
+    parser.add_argument(
+        "--no-test-voices",
+        action="store_true",
+        help="do not write test_voices.jsonl (the test text spoken by held-out persons)",
+    )
+    parser.add_argument(
+        "--festival",
+        action="store_true",
+        help="also speak the test text with festival's kal voice (as in the first corpus) into "
+        "test_festival.jsonl",
+    )
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if not 0 <= args.short_share <= 1:
+            raise ValueError(f"--short-share {args.short_share}: expected 0 to 1")
+        engines = engine_list(args.engines)
+        shares = parse_shares(args.engine_shares) if args.engine_shares else TRAIN_SHARES
+        texts = read_lines(args.text, args.column)
+        splits = {"train": texts}
+        for split in ("dev", "test"):
+            path = getattr(args, f"{split}_text")
+            if path:
+                splits[split] = read_lines(path, args.column)
+            else:  # hold out every 20th line (whole lines, so no clause leaks across splits)
+                offset = 0 if split == "dev" else 1
+                splits[split] = splits["train"][offset::20]
+        if not args.dev_text or not args.test_text:
+            held = set(splits["dev"]) | set(splits["test"])
+            splits["train"] = [t for t in splits["train"] if t not in held]
+        if not args.no_test_voices:
+            splits["test_voices"] = splits["test"]
+        if args.festival:
+            splits["test_festival"] = splits["test"]
+        limits = {
+            "train": args.train_utterances,
+            "dev": args.dev_utterances,
+            **dict.fromkeys(("test", "test_voices", "test_festival"), args.test_utterances),
+        }
+        synthesize(
+            splits, args.out, limits, args.workers, args.seed, engines, shares, args.short_share
+        )
+    except (ValueError, FileNotFoundError) as err:
+        parser.exit(2, f"error: {err}\n")
+
+
+if __name__ == "__main__":
+    main()

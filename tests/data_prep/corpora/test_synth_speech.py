@@ -1,0 +1,231 @@
+import importlib.util
+from collections import Counter
+
+import pytest
+import soundfile as sf
+
+from data_prep.corpora import engines as tts
+from data_prep.corpora.neural_voices import HIBARI_VOICES
+from data_prep.corpora.synth_speech import _speak, main, plan_split, synthesize
+from data_prep.corpora.voices import TRAIN_SHARES, VARIANTS, persons
+from data_prep.speech.manifest import read_manifest
+from data_prep.text.normalize import split_utterances
+from tests.conftest import SPEECH_TEXT
+
+ALL = ("espeak-ng", "flite", "festival", "piper", "hibari", "kokoro")
+SPLITS = ("train", "dev", "test", "test_voices", "test_festival")
+
+
+def test_split_utterances_keeps_every_word_within_the_limit():
+    line = (
+        "And he said to them, Go into all the world, and preach the good news to the whole "
+        "creation; he who believes and is baptized will be saved, but he who disbelieves will "
+        "be condemned."
+    )
+    utterances = split_utterances(line, max_words=10)
+    assert " ".join(utterances).split() == line.split()
+    assert all(len(u.split()) <= 10 for u in utterances)
+    assert len(utterances) >= 3
+
+
+def test_short_last_piece_joins_the_previous_utterance():
+    assert split_utterances("One two three four five, six.", max_words=5) == [
+        "One two three four five, six."
+    ]
+
+
+def test_tiny_corpus_holds_test_voices_out(tiny_speech):
+    manifests = {s: read_manifest(tiny_speech / f"{s}.jsonl") for s in ("train", "dev", "test")}
+    assert [len(m) for m in manifests.values()] == [40, 6, 6]
+    variants = {s: {e["voice"].split("+")[1] for e in m} for s, m in manifests.items()}
+    assert variants["test"] <= set(VARIANTS["test"]) and not variants["test"] & variants["train"]
+    assert {e["engine"] for m in manifests.values() for e in m} == {"espeak-ng"}
+    entry = manifests["test"][0]
+    info = sf.info(entry["audio_filepath"])
+    assert (info.samplerate, info.channels) == (16000, 1)
+    assert abs(info.duration - entry["duration"]) < 1e-3 and 0.5 < entry["duration"] < 10
+
+
+def test_rerun_skips_existing_files(tiny_speech):
+    path = tiny_speech / "wavs/test/test-000000.wav"
+    before = path.stat().st_mtime_ns
+    synthesize({"test": []}, tiny_speech / "other", {}, workers=1)  # empty split is fine
+    jobs = plan_split(
+        ["God saw the light, and saw that it was good."], "test", tiny_speech, None, 0
+    )
+    assert jobs[0].path == str(path)
+    result = _speak(jobs[0])
+    assert path.stat().st_mtime_ns == before and result["entry"]["duration"] > 0
+    assert result["seconds"] is None  # nothing was spoken
+
+
+def test_fixed_splits_do_not_depend_on_the_engines():
+    texts = SPEECH_TEXT * 3
+    for split in ("test", "test_festival"):
+        alone = plan_split(texts, split, "out", 10, 0)
+        mixed = plan_split(texts, split, "out", 10, 0, engines=ALL, shares={"piper-joe": 1})
+        assert alone == mixed and len(alone) == 10
+    festival = plan_split(texts, "test_festival", "out", 10, 0)
+    assert [j.text for j in festival] == [j.text for j in alone]
+    assert {(j.engine, j.voice, j.speaker) for j in festival} == {
+        ("festival", "kal_diphone", "kal")
+    }
+
+
+def test_train_shares_and_file_names():
+    jobs = plan_split(SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL)
+    counts = Counter(
+        j.engine if j.engine in ("espeak-ng", "hibari", "kokoro") else j.voice for j in jobs
+    )
+    assert counts == {
+        "espeak-ng": 20,
+        "awb": 10,
+        "slt": 10,
+        "cmu_us_slt_arctic_hts": 6,
+        "en_US-joe-medium": 6,
+        "hibari": 44,
+        "kokoro": 4,
+    }
+    # the file name carries what is spoken: another plan for index 0 gets another file
+    other = plan_split(SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL, shares={"espeak": 1})
+    assert jobs[0].path != other[0].path and jobs == plan_split(
+        SPEECH_TEXT * 40, "train", "out", 100, 0, engines=ALL
+    )
+
+
+def test_plans_hold_the_test_voices_persons_out_of_training():
+    """Over many draws: no person of test_voices (a Kokoro style, festival ked) is in a
+    training voice, not even in a blend; hibari's derived voices all count as af_heart."""
+    train = plan_split(SPEECH_TEXT * 200, "train", "out", 2000, 0, engines=ALL)
+    held = plan_split(SPEECH_TEXT * 200, "test_voices", "out", 200, 0, engines=ALL)
+    trained = {p for j in train for p in persons(j.speaker)}
+    tested = {p for j in held for p in persons(j.speaker)}
+    assert tested == {"ked", "kokoro:jf_nezumi"} and not tested & trained
+    assert {j.voice for j in train if j.engine == "hibari"} == set(HIBARI_VOICES)
+    assert {j.speaker for j in train if j.engine == "hibari"} == {"kokoro:af_heart"}
+    assert len({j.voice for j in train if j.engine == "kokoro"}) == 7
+
+
+def test_short_share_cuts_training_utterances_to_a_few_of_their_own_words():
+    texts = SPEECH_TEXT * 40
+    whole = plan_split(texts, "train", "out", 100, 0, engines=ALL)
+    short = plan_split(texts, "train", "out", 100, 0, engines=ALL, short_share=0.25)
+    cut = [(w, s) for w, s in zip(whole, short, strict=True) if w.text != s.text]
+    assert len(cut) == 25  # a quarter, each still spoken by the speaker the plan gave it
+    assert [(j.engine, j.voice) for j in whole] == [(j.engine, j.voice) for j in short]
+    sizes = Counter(len(s.text.split()) for _, s in cut)
+    assert set(sizes) == {1, 2, 3}
+    for w, s in cut:
+        assert s.text in w.text  # consecutive words of its own utterance
+        assert s.text[0].isalnum() and s.text[-1].isalnum()
+    # the same seed gives the same pieces; dev and test never change
+    assert short == plan_split(texts, "train", "out", 100, 0, engines=ALL, short_share=0.25)
+    for split in ("dev", "test"):
+        assert plan_split(texts, split, "out", 10, 0, engines=ALL, short_share=0.5) == plan_split(
+            texts, split, "out", 10, 0, engines=ALL
+        )
+
+
+def test_cli_refuses_a_short_share_outside_0_to_1(tmp_path, capsys):
+    text = tmp_path / "t.txt"
+    text.write_text("In the beginning God created the heavens and the earth.\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--text", str(text), "--out", str(tmp_path / "o"), "--short-share", "1.5"])
+    assert exit_.value.code == 2 and "--short-share 1.5: expected 0 to 1" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def mixed_corpus(tmp_path_factory):
+    """Every split with every core engine: train 14 (2 per train speaker set), dev 4,
+    test(_voices/_festival) 3."""
+    folder = tmp_path_factory.mktemp("mixed_speech")
+    splits = {"train": SPEECH_TEXT * 2, "dev": SPEECH_TEXT[:4]}
+    splits |= dict.fromkeys(("test", "test_voices", "test_festival"), SPEECH_TEXT[4:])
+    limits = {"train": 14, "dev": 4, "test": 3, "test_voices": 3, "test_festival": 3}
+    shares = dict.fromkeys(TRAIN_SHARES, 1.0)
+    synthesize(splits, folder, limits, workers=2, seed=0, engines=ALL, shares=shares)
+    return {s: read_manifest(folder / f"{s}.jsonl") for s in SPLITS}
+
+
+def test_mixed_corpus_holds_whole_speakers_out(mixed_corpus):
+    speakers = {s: {e["speaker"] for e in m} for s, m in mixed_corpus.items()}
+    people = {
+        s: {p for speaker in found for p in persons(speaker)} for s, found in speakers.items()
+    }
+    for held_out in ("dev", "test", "test_voices", "test_festival"):
+        assert not speakers[held_out] & speakers["train"], held_out
+        assert not people[held_out] & people["train"], held_out  # blends' styles too
+    assert speakers["test_voices"] == {"ked", "kokoro:jf_nezumi"}
+    assert speakers["test_festival"] == {"kal"}
+    assert "rms" in speakers["dev"] and not speakers["dev"] & speakers["test_voices"]
+    assert all("kal" not in speakers[s] for s in SPLITS if s != "test_festival")
+    engines = {e["engine"] for e in mixed_corpus["train"]}
+    assert engines == set(ALL)
+    texts = {
+        s: [e["text"] for e in mixed_corpus[s]] for s in ("test", "test_voices", "test_festival")
+    }
+    assert texts["test"] == texts["test_voices"] == texts["test_festival"]
+
+
+def test_mixed_corpus_manifest_fields_and_audio(mixed_corpus):
+    for split, manifest in mixed_corpus.items():
+        assert len(manifest) == {"train": 14, "dev": 4}.get(split, 3)
+        for entry in manifest:
+            assert {"audio_filepath", "duration", "text", "engine", "voice", "speaker"} <= set(
+                entry
+            )
+            info = sf.info(entry["audio_filepath"])
+            assert (info.samplerate, info.channels) == (16000, 1) and 0.5 < info.duration < 12
+    piper = next(e for e in mixed_corpus["train"] if e["engine"] == "piper")
+    assert {"length_scale", "noise_scale", "noise_w_scale"} <= set(piper)
+    hibari = [e for e in mixed_corpus["train"] if e["engine"] == "hibari"]
+    assert all({"speed", "f0_scale", "warp", "seed"} <= set(e) for e in hibari)
+    assert {e["speaker"] for e in hibari} == {"kokoro:af_heart"}
+    kokoro = [
+        e for s in ("train", "test_voices") for e in mixed_corpus[s] if e["engine"] == "kokoro"
+    ]
+    assert len(kokoro) == 3 and all(tts.missing("kokoro", e["voice"]) is None for e in kokoro)
+
+
+def test_help_explains_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    text = capsys.readouterr().out
+    for option in ("--engines", "--engine-shares", "--festival", "--no-test-voices", "--workers"):
+        assert option in text
+    assert exit_.value.code == 0 and "test_festival festival-kal" in text
+
+
+@pytest.mark.parametrize("engines", [None, "espeak,hibari"])
+def test_a_missing_neural_engine_says_what_to_install(tmp_path, capsys, monkeypatch, engines):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == "hibari" else real(name)
+    )
+    text = tmp_path / "text.txt"
+    text.write_text("In the beginning God created the heavens and the earth.\n")
+    tts.missing.cache_clear()
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            arguments = ["--engines", engines] if engines else []
+            main(["--text", str(text), "--out", str(tmp_path / "out"), *arguments])
+    finally:
+        tts.missing.cache_clear()
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and "module hibari is missing (pip install hibari-tts)" in error
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--engines", "espeak,tacotron"], "unknown 'tacotron'"),
+        (["--engine-shares", "flite-kal=0.5"], "unknown 'flite-kal'"),
+        (["--engine-shares", "espeak=lots"], "is not NAME=NUMBER"),
+    ],
+)
+def test_bad_options_give_clear_errors(tmp_path, capsys, arguments, message):
+    text = tmp_path / "text.txt"
+    text.write_text("In the beginning God created the heavens and the earth.\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--text", str(text), "--out", str(tmp_path / "out"), *arguments])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
