@@ -13,6 +13,17 @@ def test_commands_hide_tensorflow_start_up_notices():
     assert quiet.stderr.strip() == "error: /nonexistent-run: not a run directory (no config.yaml)"
 
 
+@pytest.mark.parametrize(
+    "command", ["pipelines.asr", "pipelines.translate", "pipelines.serve", "pipelines.report"]
+)
+def test_importing_a_command_starts_no_tensorflow(command):
+    """TensorFlow may start only after `cli.main` has made it quiet: a command module's own
+    imports (its task folder's helpers included) must not pull it in."""
+    probe = f"import sys, {command}; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr[-2000:]
+
+
 def test_native_stderr_filter_drops_notices_and_keeps_errors():
     lines = [
         "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
