@@ -5,7 +5,7 @@ The names below load their module on first use, so that `pipelines.asr` can impo
 folder's light helpers (`lm_commands`, `transcript_formats`) before TensorFlow starts quietly.
 """
 
-import importlib
+from pipelines.tasks import lazy_exports
 
 _EXPORTS = {
     "ASRConfig": "config",
@@ -18,8 +18,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,7 +5,7 @@ The names below load their module on first use (TensorFlow starts only when a co
 it, after the command has made it quiet).
 """
 
-import importlib
+from pipelines.tasks import lazy_exports
 
 _EXPORTS = {
     "TranslationConfig": "config",
@@ -19,8 +19,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
