@@ -10,13 +10,13 @@ import json
 import math
 from pathlib import Path
 
-import keras
 import yaml
 
 from pipelines.reports import figures
 from seq2seq.config import load_config
 from seq2seq.files import write_text
 from seq2seq.recurrent import CELLS
+from seq2seq.training.fit import load_model
 from seq2seq.training.run_dir import RunDir
 
 VARIANTS = (*CELLS, "transformer")
@@ -99,7 +99,7 @@ def _row(task: str, variant: str, run: Path, report: dict) -> dict:
     # epoch once and its minutes add up across the resume.
     history = RunDir(run).history()
     summary = json.loads(RunDir(run).data_summary.read_text())["train"]
-    model = keras.saving.load_model(RunDir(run).model, safe_mode=True)
+    model = load_model(RunDir(run).model)
     minutes = history[-1].get("elapsed_minutes", float("nan"))
     dev_loss = min(h["val_loss"] for h in history)
     per_epoch = summary["target_tokens_per_epoch" if task == "translate" else "kept_frames"]

@@ -4,6 +4,7 @@ kill, interrupt and resume) and loading a trained run.
 """
 
 import dataclasses
+import importlib
 import logging
 import sys
 from typing import ClassVar
@@ -243,12 +244,12 @@ def load_run(run_dir, config_class, checkpoint: str = "auto"):
         raise FileNotFoundError(f"{path} not found: train first")
     config = load_config(config_class, run.config)
     try:
-        return config, keras.saving.load_model(path, safe_mode=True)
+        return config, load_model(path)
     except Exception as err:
         if not previous.exists():
             raise ValueError(f"{path} cannot be loaded: {err}") from err
         logger.warning("%s cannot be loaded (%s); using %s", path, err, previous.name)
-        return config, keras.saving.load_model(previous, safe_mode=True)
+        return config, load_model(previous)
 
 
 def resolve_checkpoint(run_dir, checkpoint: str = "auto") -> str:
@@ -258,8 +259,30 @@ def resolve_checkpoint(run_dir, checkpoint: str = "auto") -> str:
     return checkpoint
 
 
+# Every module that registers a Keras class (`register_keras_serializable`): a saved model
+# names its classes, and Keras finds them only once their module has been imported. The
+# commands import their task's modules lazily, so loading imports them here.
+# tests/seq2seq/test_saving.py checks that the list holds every registering module.
+SERIALIZABLE_MODULES = (
+    "seq2seq.losses",
+    "seq2seq.fast_rnn",
+    "seq2seq.translation.attention",
+    "seq2seq.translation.model",
+    "seq2seq.translation.transformer",
+    "seq2seq.speech.model",
+    "seq2seq.speech.whisper_encoder",
+)
+
+
+def load_model(path):
+    """`keras.saving.load_model` (safe mode) with every seq2seq class registered first."""
+    for module in SERIALIZABLE_MODULES:
+        importlib.import_module(module)
+    return keras.saving.load_model(path, safe_mode=True)
+
+
 def _load(path):
     try:
-        return keras.saving.load_model(path, safe_mode=True)
+        return load_model(path)
     except Exception as err:
         raise ValueError(f"{path} cannot be loaded: {err}") from err
