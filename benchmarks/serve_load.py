@@ -20,6 +20,7 @@ import platform
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -47,17 +48,26 @@ def _free_port():
 
 
 def _start(model_flag, path, batching):
+    arguments = [model_flag, path, "--max-sentences", "64"]
+    return start_server(arguments + ([] if batching else ["--no-batching"]))
+
+
+def start_server(arguments: list[str]):
+    """(process, base URL) of `python -m pipelines.serve ARGUMENTS` on a free local port, once
+    its /health answers. Its stderr goes to a temporary file (a pipe nobody reads would fill
+    up and stall a long run), shown when it fails to start."""
     import httpx2
 
     port = _free_port()
-    args = [sys.executable, "-m", "pipelines.serve", model_flag, path, "--port", str(port)]
-    args += ["--max-sentences", "64"] + ([] if batching else ["--no-batching"])
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    args = [sys.executable, "-m", "pipelines.serve", *arguments, "--port", str(port)]
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(process.stderr.read().decode()[-3000:])
+            log.seek(0)
+            raise RuntimeError(log.read().decode(errors="replace")[-3000:])
         try:
             if httpx2.get(url + "/health", timeout=1).status_code == 200:
                 return process, url

@@ -22,6 +22,7 @@ from pipelines.tasks.asr.lm_commands import (
     lm_weights,
     run_lm_command,
 )
+from pipelines.tasks.asr.transcribe_command import add_audio_argument, add_recording_options
 from pipelines.tasks.asr.transcript_formats import FORMAT_HELP, FORMATS
 
 CONFIG_HELP = cli.config_help("pipelines.tasks.asr.config", "ASRConfig")
@@ -126,28 +127,9 @@ def _parser():
     transcribe.add_argument(
         "--n-best", type=int, default=1, help="hypotheses per segment (beam search; default 1)"
     )
-    transcribe.add_argument(
-        "--out-dir",
-        default=None,
-        help="write DIR/<name>.<format> per recording instead of printing (needed for srt "
-        "and vtt with several recordings)",
-    )
-    transcribe.add_argument(
-        "--max-segment-seconds",
-        type=float,
-        default=None,
-        help="longest segment (default: data.max_frames of features)",
-    )
-    transcribe.add_argument(
-        "--min-pause", type=float, default=0.3, help="seconds of non-speech that end a segment"
-    )
+    add_recording_options(transcribe, "default: data.max_frames of features")
     add_lm_options(transcribe)
-    transcribe.add_argument(
-        "audio",
-        nargs="*",
-        help="audio files; - reads one recording's WAV/FLAC bytes from stdin (default: paths "
-        "from stdin, one a line)",
-    )
+    add_audio_argument(transcribe)
 
     export = commands.add_parser(
         "export",

@@ -94,7 +94,7 @@ def export_recognizer(run_dir, out_dir) -> Path:
     recognizer = Recognizer(run_dir)
     model, config = recognizer.model, recognizer.config
     extractor = TFFeatureExtractor(config.features)
-    vocabulary = CharacterVocabulary()
+    vocabulary = CharacterVocabulary(config.data.language)
     stats = None
     if recognizer.stats is not None:
         stats = [tf.constant(s) for s in recognizer.stats]

@@ -141,6 +141,51 @@ def talkative_speech_run(speech_run, tmp_path_factory):
     """The tiny speech run with a random output layer that never picks the blank, so greedy
     decoding emits many characters that depend on the features: transcripts then compare the
     whole path (features, network, decoding)."""
+    return talkative(speech_run, tmp_path_factory.mktemp("talkative"))
+
+
+@pytest.fixture(scope="session")
+def spanish_speech(tmp_path_factory):
+    """The tiny grammar's Spanish spoken by espeak-ng es/es-419 voices: train 48, dev 6,
+    test 6 utterances, and 4 test verses with their English translations."""
+    from data_prep.corpora.synth_speech import synthesize
+
+    pairs = tiny_pairs()
+    folder = tmp_path_factory.mktemp("spanish_speech")
+    texts = [s for s, _ in pairs]
+    splits = {"train": texts[:200], "dev": texts[200:260], "test": texts[260:320]}
+    splits["test_verses"] = texts[320:330]
+    synthesize(
+        splits,
+        folder,
+        {"train": 48, "dev": 6, "test": 6, "test_verses": 4},
+        workers=2,
+        language="es",
+        translations=[t for _, t in pairs[320:330]],
+    )
+    return folder
+
+
+@pytest.fixture(scope="session")
+def spanish_run(spanish_speech, tmp_path_factory):
+    from tests.helpers import run_command, tiny_speech_train
+
+    run = tmp_path_factory.mktemp("es_run")
+    command = tiny_speech_train(run, spanish_speech, run / "cache", "data.language=es")
+    run_command(command + ["train.epochs=2"])
+    return run
+
+
+@pytest.fixture(scope="session")
+def talkative_spanish_run(spanish_run, tmp_path_factory):
+    """`spanish_run` made talkative as `talkative_speech_run` is: Spanish transcripts with
+    many words, for the chain's translations to have something to translate."""
+    return talkative(spanish_run, tmp_path_factory.mktemp("talkative_es"))
+
+
+def talkative(source, run):
+    """A copy of the speech run `source` in `run` whose output layer is random and never
+    picks the blank."""
     import shutil
 
     import keras
@@ -148,9 +193,8 @@ def talkative_speech_run(speech_run, tmp_path_factory):
 
     import seq2seq.speech.model  # noqa: F401 (registers the model class)
 
-    run = tmp_path_factory.mktemp("talkative")
-    shutil.copy(speech_run / "config.yaml", run / "config.yaml")
-    model = keras.saving.load_model(speech_run / "model.keras")
+    shutil.copy(source / "config.yaml", run / "config.yaml")
+    model = keras.saving.load_model(source / "model.keras")
     kernel, bias = model.output_projection.get_weights()
     kernel = np.random.default_rng(0).normal(0, 2, kernel.shape).astype("float32")
     bias[:] = 0.0

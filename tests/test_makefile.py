@@ -48,3 +48,27 @@ def test_make_whisper_runs_the_same_chain_over_the_encoder_config(tmp_path):
     tune = out.index("pipelines.asr tune-lm --run-dir runs/w")
     evaluate = out.index("pipelines.asr evaluate --run-dir runs/w --manifest")
     assert train < tune < evaluate and "data/real/real.jsonl" in out[evaluate - 400 :]
+
+
+def test_make_speech_translate_builds_trains_and_evaluates_the_chain(tmp_path):
+    speech = tmp_path / "speech_es"
+    out = _dry_run("speech-translate", f"SPANISH_SPEECH={speech}", "ES_ASR_RUN=runs/es")
+    corpus = out.index("data_prep.corpora.synth_speech --language es")
+    assert "--column 1" in out[corpus:] and "--translation-column 2" in out[corpus:]
+    assert "--verses $4" in out[corpus:] and f"--out {speech}" in out[corpus:]
+    train = out.index(
+        "pipelines.asr train --config configs/asr/spanish_small.yaml --run-dir runs/es"
+    )
+    lm = out.index("pipelines.asr lm --run-dir runs/es --text data/bible/train.es.txt")
+    tune = out.index("pipelines.asr tune-lm --run-dir runs/es")
+    styled = out.index("--init-from runs/bible_small --set data.asr_style=0.3")
+    chain = out.index("pipelines.speech_translate --asr runs/es --translate $translator")
+    assert corpus < train < lm < tune < styled < chain
+    assert f"--evaluate {speech}/$manifest.jsonl" in out[chain:]
+    assert "for manifest in test_verses test_verses_voices" in out
+    assert "cut -f1 data/bible/train.tsv > data/bible/train.es.txt" in out
+
+
+def test_the_demo_installs_no_noise_recordings():
+    assert "megaglest-data" not in _dry_run("demo", "-B")
+    assert "megaglest-data" in _dry_run("voices", "-B")

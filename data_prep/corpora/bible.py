@@ -12,7 +12,9 @@ Usage:
 
 import argparse
 import csv
+import os
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from tqdm import tqdm
@@ -65,12 +67,16 @@ def clean_osis(raw: str) -> str:
     return normalize_text(text)
 
 
-def _read_module(modules, name: str) -> dict[tuple[str, int, int], str]:
+def _read_module(sword_path: str, name: str, position: int = 0) -> dict[tuple[str, int, int], str]:
     """Returns {(osis_book, chapter, verse): raw OSIS} for every verse of a module."""
+    from pysword.modules import SwordModules
+
+    modules = SwordModules(sword_path)
+    modules.parse_modules()
     bible = modules.get_bible_from_module(name)
     verses = {}
     books = [b for testament in bible.get_structure().get_books().values() for b in testament]
-    for book in tqdm(books, desc=f"reading {name}", unit="book"):
+    for book in tqdm(books, desc=f"reading {name}", unit="book", position=position):
         for chapter, num_verses in enumerate(book.chapter_lengths, start=1):
             for verse in range(1, num_verses + 1):
                 raw = bible.get(
@@ -104,9 +110,12 @@ def build_corpus(out_dir: str | Path, sword_path: str = SWORD_PATH) -> dict[str,
             f"SWORD modules {missing} not found under {sword_path}; install them with "
             "`apt-get install sword-text-sparv sword-text-web sword-text-kjv`"
         )
-    source = _read_module(modules, SOURCE_MODULE)
-    target = _read_module(modules, TARGET_MODULE)
-    kjv = _read_module(modules, SECOND_REFERENCE_MODULE)
+    # pysword decompresses verse by verse (about a minute a module): the three modules are read
+    # in parallel processes.
+    names = (SOURCE_MODULE, TARGET_MODULE, SECOND_REFERENCE_MODULE)
+    with ProcessPoolExecutor(max_workers=min(len(names), os.cpu_count() or 1)) as pool:
+        jobs = [pool.submit(_read_module, sword_path, n, i) for i, n in enumerate(names)]
+        source, target, kjv = (job.result() for job in jobs)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

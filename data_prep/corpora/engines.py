@@ -86,11 +86,11 @@ def _uniform(rng, bounds) -> float:
     return round(rng.uniform(*bounds), 3)
 
 
-def sample(engine: str, voices: tuple[str, ...], rng) -> tuple[str, dict]:
+def sample(engine: str, voices: tuple[str, ...], rng, accents=ESPEAK_ACCENTS) -> tuple[str, dict]:
     """Draws a voice among `voices` and the engine's speaking parameters; returns
-    (voice, params). espeak-ng draws an accent too (voice `accent+variant`)."""
+    (voice, params). espeak-ng draws an accent among `accents` too (voice `accent+variant`)."""
     if engine == "espeak-ng":  # this order of draws is that of the original test split
-        voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(voices)}"
+        voice = f"{rng.choice(accents)}+{rng.choice(voices)}"
         return voice, {"speed": rng.randint(*ESPEAK_SPEED), "pitch": rng.randint(*ESPEAK_PITCH)}
     voice = voices[0] if len(voices) == 1 else rng.choice(voices)
     if engine == "mbrola":

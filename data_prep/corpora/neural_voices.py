@@ -146,11 +146,23 @@ _AMERICAN = (("o^ʊ", "O"), ("ɜːɹ", "ɜɹ"), ("ɜː", "ɜɹ"), ("ɪə", "iə"
 _CLAUSE_END = re.compile(r"[,;:.!?]+(?=[\"'”’)\]]*(?:\s|$))")
 
 
-def kokoro_phonemes(text: str) -> list[str]:
-    """Kokoro's phonemes of English `text`, one string per clause with its punctuation:
-    espeak-ng (en-us) writes one line per clause; each clause gets the text's own mark where
-    their counts agree (else a comma, and a full stop at the end)."""
-    command = ["espeak-ng", "-q", "--ipa", "--tie=^", "-v", "en-us", "--", text]
+# Spanish: espeak-ng's IPA is Kokoro's alphabet already (ɾ β ð ɣ ɲ ʎ x θ ʝ are in its vocabulary)
+# but for the tied affricates.
+_SPANISH = (("t^ʃ", "ʧ"), ("d^ʒ", "ʤ"))
+KOKORO_LANGUAGES = {"en": "en-us", "es": "es"}  # our language code -> espeak-ng's voice
+
+
+def kokoro_phonemes(text: str, language: str = "en") -> list[str]:
+    """Kokoro's phonemes of `text` in `language` (en: American English, es: Spanish), one
+    string per clause with its punctuation: espeak-ng writes one line per clause; each clause
+    gets the text's own mark where their counts agree (else a comma, and a full stop at the
+    end)."""
+    if language not in KOKORO_LANGUAGES:
+        raise ValueError(
+            f"kokoro: language {language!r}: expected one of {tuple(KOKORO_LANGUAGES)}"
+        )
+    voice = KOKORO_LANGUAGES[language]
+    command = ["espeak-ng", "-q", "--ipa", "--tie=^", "-v", voice, "--", text]
     result = subprocess.run(command, capture_output=True, text=True)
     lines = [line.strip() for line in result.stdout.splitlines() if line.strip()]
     if result.returncode or not lines:
@@ -162,6 +174,11 @@ def kokoro_phonemes(text: str) -> list[str]:
         marks = [","] * (len(lines) - 1) + ["."]
     clauses = []
     for line, mark in zip(lines, marks, strict=True):
+        if language == "es":
+            for old, new in _SPANISH:
+                line = line.replace(old, new)
+            clauses.append(line.replace("^", "") + mark)
+            continue
         for old, new in _IPA_TO_KOKORO:
             line = line.replace(old, new)
         line = re.sub(r"(\S)\u0329", r"ᵊ\1", line)  # a syllabic consonant: schwa before it
@@ -207,12 +224,13 @@ def _kokoro():
 
 
 def kokoro_speak(voice: str, text: str, params: dict) -> tuple[np.ndarray, int]:
-    """Kokoro with the blended style vector, clauses grouped up to KOKORO_MAX_PHONEMES."""
+    """Kokoro with the blended style vector, clauses grouped up to KOKORO_MAX_PHONEMES;
+    `params["language"]` (default en) is the text's language."""
     session, vocab, styles = _kokoro()
     blend = kokoro_blend(voice)
     style = sum(styles[name] * (weight / sum(blend.values())) for name, weight in blend.items())
     chunks = [""]
-    for clause in kokoro_phonemes(text):
+    for clause in kokoro_phonemes(text, params.get("language", "en")):
         if chunks[-1] and len(chunks[-1]) + len(clause) + 1 > KOKORO_MAX_PHONEMES:
             chunks.append("")
         chunks[-1] = f"{chunks[-1]} {clause}".strip()

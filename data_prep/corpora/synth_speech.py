@@ -27,15 +27,11 @@ closes the run.
 """
 
 import argparse
-import hashlib
-import json
 import logging
 import os
-import random
 import resource
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import soundfile as sf
@@ -43,68 +39,21 @@ import soxr
 from tqdm import tqdm
 
 from data_prep.corpora import engines as tts
+from data_prep.corpora.plans import HELD_OUT_VOICES, VERSE_SPLITS, Job, plan_split
 from data_prep.corpora.voices import (
     CORE_ENGINES,
-    FIXED_SPLITS,
+    SPANISH_ENGINES,
     TRAIN_SHARES,
-    allocate,
     engine_list,
     parse_shares,
-    sources,
-    speaker_of,
     speaker_table,
 )
 from data_prep.speech.manifest import write_manifest
-from data_prep.text.normalize import read_lines, short_pieces, split_utterances
+from data_prep.text.normalize import read_lines, read_pairs
 
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
-
-
-@dataclass(frozen=True)
-class Job:
-    """One utterance to speak: where, what, by whom, how."""
-
-    path: str
-    text: str
-    engine: str
-    voice: str
-    speaker: str
-    params: dict
-
-
-def plan_split(
-    texts, split, out, limit, seed, engines=("espeak-ng",), shares=None, short_share=0.0
-) -> list[Job]:
-    """Utterances of a split with their speakers and sampled settings (deterministic given
-    seed; test_voices and test_festival draw the same utterances as test). `short_share` of
-    the train split's utterances are cut short (`short_pieces`; other splits ignore it)."""
-    base = "test" if split in ("test_voices", "test_festival") else split
-    rng = random.Random(f"{seed}-{base}")
-    utterances = [u for text in texts for u in split_utterances(text)]
-    if limit is not None and len(utterances) > limit:
-        utterances = rng.sample(utterances, limit)
-    if split == "train":  # its own generator: without short pieces the plan is unchanged
-        utterances = short_pieces(utterances, short_share, random.Random(f"{seed}-short"))
-    chosen = sources(split, engines, shares)
-    if not chosen:
-        return []
-    counts = allocate(len(utterances), [share for _, share in chosen])
-    assigned = [source for (source, _), n in zip(chosen, counts, strict=True) for _ in range(n)]
-    if len(chosen) > 1:  # one speaker set draws nothing here: the fixed splits keep their draws
-        rng.shuffle(assigned)
-    jobs = []
-    for i, (text, source) in enumerate(zip(utterances, assigned, strict=True)):
-        voice, params = tts.sample(source.engine, source.voices, rng)
-        speaker = speaker_of(source, voice)
-        name = f"{split}-{i:06d}"
-        if split not in FIXED_SPLITS:
-            spoken = json.dumps([text, source.engine, voice, params], sort_keys=True)
-            name += "-" + hashlib.sha1(spoken.encode()).hexdigest()[:8]
-        path = str(Path(out) / "wavs" / split / f"{name}.wav")
-        jobs.append(Job(path, text, source.engine, voice, speaker, params))
-    return jobs
 
 
 def _cpu_seconds() -> float:
@@ -134,6 +83,7 @@ def _speak(job: Job) -> dict:
         duration = sf.info(str(path)).duration
     entry = {"audio_filepath": str(path), "duration": round(duration, 3), "text": job.text}
     entry |= {"engine": job.engine, "voice": job.voice, "speaker": job.speaker, **job.params}
+    entry |= job.extra
     return {"entry": entry, "seconds": seconds}
 
 
@@ -146,7 +96,7 @@ def summarize(entries: dict[str, list[dict]], seconds: dict) -> str:
             for table, key in ((rows, (split, e["engine"])), (overall, ("all", e["engine"]))):
                 table[key][0] += 1
                 table[key][1] += e["duration"] / 3600
-    lines = [f"{'split':<14}{'engine':<11}{'utterances':>11}{'hours':>8}{'cpu s/utt':>10}"]
+    lines = [f"{'split':<20}{'engine':<11}{'utterances':>11}{'hours':>8}{'cpu s/utt':>10}"]
     for (split, engine), (count, hours) in (rows | overall).items():
         spoken = seconds.get((split, engine), [])
         if split == "all":
@@ -154,7 +104,7 @@ def summarize(entries: dict[str, list[dict]], seconds: dict) -> str:
                 x for (_, other), values in seconds.items() if other == engine for x in values
             ]
         rate = f"{sum(spoken) / len(spoken):10.2f}" if spoken else f"{'-':>10}"
-        lines.append(f"{split:<14}{engine:<11}{count:>11}{hours:>8.2f}{rate}")
+        lines.append(f"{split:<20}{engine:<11}{count:>11}{hours:>8.2f}{rate}")
     return "\n".join(lines)
 
 
@@ -167,15 +117,34 @@ def synthesize(
     engines=("espeak-ng",),
     shares: dict | None = None,
     short_share: float = 0.0,
+    language: str = "en",
+    translations: list[str] | None = None,
 ):
     """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}.
+    `limits` caps each split's utterances (random draws) and, under "voices", keeps the first
+    ones of the held-out persons' splits (test_voices, test_verses_voices).
     `engines` are those train, dev and test_voices may use (the CLI's default: all installed);
-    test is always espeak-ng and test_festival festival kal. A split left without speakers
-    (test_voices without festival) is skipped with a warning."""
+    test is always espeak-ng and test_festival festival kal. `language` picks the speaker
+    table (`voices.speakers`); `translations` are the verse splits' translations, one per
+    line of their text. A split left without speakers (test_voices without festival) is
+    skipped with a warning."""
     out = Path(out)
     manifests, entries, seconds = {}, {}, defaultdict(list)
     for split, texts in splits.items():
-        jobs = plan_split(texts, split, out, limits.get(split), seed, engines, shares, short_share)
+        jobs = plan_split(
+            texts,
+            split,
+            out,
+            limits.get(split),
+            seed,
+            engines,
+            shares,
+            short_share,
+            language,
+            translations if split in VERSE_SPLITS else None,
+        )
+        if split in HELD_OUT_VOICES and limits.get("voices") is not None:
+            jobs = jobs[: limits["voices"]]
         if texts and not jobs:
             logger.warning("%s: no speakers among the engines %s, skipped", split, engines)
             continue
@@ -204,11 +173,20 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m data_prep.corpora.synth_speech",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Build a synthetic English speech corpus with several synthesizers: 16 kHz\n"
-        "WAV files and train/dev/test/test_voices(/test_festival) JSONL manifests, each\n"
-        "speaker (a person, or an espeak-ng variant) heard in one split only.",
-        epilog="speakers per split (mbrola, pico and rhvoice only when installed):\n"
-        + speaker_table(),
+        description="Build a synthetic English (or Spanish) speech corpus with several\n"
+        "synthesizers: 16 kHz WAV files and train/dev/test/test_voices(/test_festival)\n"
+        "(/test_verses) JSONL manifests, each speaker (a person, or an espeak-ng variant)\n"
+        "heard in one split only.",
+        epilog="English speakers per split (mbrola, pico and rhvoice only when installed):\n"
+        + speaker_table()
+        + "\n\nSpanish speakers per split (--language es):\n"
+        + speaker_table("es"),
+    )
+    parser.add_argument(
+        "--language",
+        choices=["en", "es"],
+        default="en",
+        help="the text's language: its speaker table (default en)",
     )
     parser.add_argument("--text", required=True, help="text file, one or more sentences a line")
     parser.add_argument("--column", type=int, help="read this TAB-separated column (1-based)")
@@ -225,6 +203,14 @@ def main(argv=None):
         default=500,
         help="at most N (random) for test, and the same utterances for test_voices and "
         "test_festival",
+    )
+    parser.add_argument(
+        "--voices-utterances",
+        type=int,
+        metavar="N",
+        help="at most the first N utterances of test_voices and test_verses_voices (the "
+        "held-out persons; default: as many as test and test_verses). Kokoro, one of them, "
+        "needs about 4 CPU seconds an utterance",
     )
     parser.add_argument(
         "--engines",
@@ -259,6 +245,22 @@ def main(argv=None):
         help="also speak the test text with festival's kal voice (as in the first corpus) into "
         "test_festival.jsonl",
     )
+    parser.add_argument(
+        "--verses",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also speak N lines of the test text whole (not cut into clauses) by the test "
+        "speakers into test_verses.jsonl, and by the test_voices speakers into "
+        "test_verses_voices.jsonl, each with its --translation-column text as `translation` "
+        "(for evaluating speech translation)",
+    )
+    parser.add_argument(
+        "--translation-column",
+        type=int,
+        metavar="K",
+        help="the test text's TAB-separated column (1-based) that holds each line's translation",
+    )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")
     args = parser.parse_args(argv)
@@ -266,8 +268,17 @@ def main(argv=None):
     try:
         if not 0 <= args.short_share <= 1:
             raise ValueError(f"--short-share {args.short_share}: expected 0 to 1")
-        engines = engine_list(args.engines)
-        shares = parse_shares(args.engine_shares) if args.engine_shares else TRAIN_SHARES
+        if args.festival and args.language != "en":
+            raise ValueError("--festival: festival's kal speaks English only")
+        if args.verses and not (args.test_text and args.translation_column):
+            raise ValueError("--verses needs --test-text and its --translation-column")
+        if args.language == "en":
+            engines = engine_list(args.engines)
+        else:
+            engines = engine_list(args.engines or ",".join(SPANISH_ENGINES))
+        shares = None
+        if args.engine_shares:
+            shares = parse_shares(args.engine_shares, args.language)
         texts = read_lines(args.text, args.column)
         splits = {"train": texts}
         for split in ("dev", "test"):
@@ -284,13 +295,31 @@ def main(argv=None):
             splits["test_voices"] = splits["test"]
         if args.festival:
             splits["test_festival"] = splits["test"]
+        translations = None
+        if args.verses:
+            pairs = read_pairs(args.test_text, args.column, args.translation_column)
+            verses, translations = [p[0] for p in pairs], [p[1] for p in pairs]
+            splits["test_verses"] = verses
+            if not args.no_test_voices:
+                splits["test_verses_voices"] = verses
         limits = {
             "train": args.train_utterances,
             "dev": args.dev_utterances,
             **dict.fromkeys(("test", "test_voices", "test_festival"), args.test_utterances),
+            "voices": args.voices_utterances,
+            **dict.fromkeys(VERSE_SPLITS, args.verses),
         }
         synthesize(
-            splits, args.out, limits, args.workers, args.seed, engines, shares, args.short_share
+            splits,
+            args.out,
+            limits,
+            args.workers,
+            args.seed,
+            engines,
+            shares,
+            args.short_share,
+            args.language,
+            translations,
         )
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")

@@ -49,6 +49,7 @@ class Source:
     engine: str
     voices: tuple[str, ...]
     speaker: str
+    accents: tuple[str, ...] = tts.ESPEAK_ACCENTS  # espeak-ng's, drawn per utterance
 
     def persons(self) -> set[str]:
         """Everyone heard in this source's voices."""
@@ -120,14 +121,45 @@ TRAIN_SHARES = {
     "kokoro": 0.04,
 }
 CORE_ENGINES = ("espeak-ng", "flite", "festival", "piper", "hibari", "kokoro")
+
+# Spanish (`--language es`): espeak-ng's Castilian and Latin American accents with the same
+# disjoint variant sets as English, and Kokoro reading espeak-ng's Spanish IPA
+# (`neural_voices.kokoro_phonemes`); flite, festival, piper and hibari speak English only.
+# Kokoro's jf_nezumi is again heard in test_voices only (and test_verses' neural voice);
+# its other styles train at a small share (3.6 CPU seconds an utterance).
+SPANISH_ACCENTS = ("es", "es-419")
+ES = SPANISH_ACCENTS
+# fmt: off
+SPANISH_SPEAKERS = (
+    #      split          name             engine       voices                    speaker
+    Source("train",       "espeak",        "espeak-ng", tuple(VARIANTS["train"]), "",     ES),
+    Source("train",       "kokoro",        "kokoro",    KOKORO_TRAIN,             ""),
+    Source("dev",         "espeak",        "espeak-ng", tuple(VARIANTS["dev"]),   "",     ES),
+    Source("test",        "espeak",        "espeak-ng", tuple(VARIANTS["test"]),  "",     ES),
+    Source("test_voices", "kokoro-nezumi", "kokoro",    ("jf_nezumi",),           NEZUMI),
+)
+# fmt: on
+SPANISH_TRAIN_SHARES = {"espeak": 0.97, "kokoro": 0.03}
+SPANISH_ENGINES = ("espeak-ng", "kokoro")
+
+
+def speakers(language: str = "en") -> tuple[tuple[Source, ...], dict[str, float]]:
+    """The speaker table and default training shares of a language (en or es)."""
+    tables = {"en": (SPEAKERS, TRAIN_SHARES), "es": (SPANISH_SPEAKERS, SPANISH_TRAIN_SHARES)}
+    if language not in tables:
+        raise ValueError(f"language {language!r}: expected one of {', '.join(tables)}")
+    return tables[language]
+
+
 OPTIONAL_ENGINES = ("mbrola", "pico", "rhvoice")
 # Splits spoken exactly as the first espeak-ng/festival corpus (same draws, same file names).
 FIXED_SPLITS = ("test", "test_festival")
 
 
-def parse_shares(text: str) -> dict[str, float]:
-    """`espeak=0.4,flite-awb=0.17,...` -> {name: share}; names are SPEAKERS' train names."""
-    known = [s.name for s in SPEAKERS if s.split == "train"]
+def parse_shares(text: str, language: str = "en") -> dict[str, float]:
+    """`espeak=0.4,flite-awb=0.17,...` -> {name: share}; names are the train names of the
+    language's speaker table."""
+    known = [s.name for s in speakers(language)[0] if s.split == "train"]
     shares = {}
     for item in filter(None, (i.strip() for i in text.split(","))):
         name, _, value = item.partition("=")
@@ -142,13 +174,17 @@ def parse_shares(text: str) -> dict[str, float]:
     return shares
 
 
-def sources(split: str, engines, shares: dict | None = None) -> list[tuple[Source, float]]:
-    """The speakers of a split among `engines`, with their shares: train's from `shares`
-    (default TRAIN_SHARES), the others' equal. The fixed splits ignore `engines`. Optional
-    engines' voices that are not installed are left out; a missing core engine is an error."""
-    shares = TRAIN_SHARES if shares is None else shares
+def sources(
+    split: str, engines, shares: dict | None = None, language: str = "en"
+) -> list[tuple[Source, float]]:
+    """The speakers of a split among `engines` in the speaker table of `language`, with their
+    shares: train's from `shares` (default: the language's), the others' equal. The fixed
+    splits ignore `engines`. Optional engines' voices that are not installed are left out; a
+    missing core engine is an error."""
+    table, default_shares = speakers(language)
+    shares = default_shares if shares is None else shares
     chosen = []
-    for source in SPEAKERS:
+    for source in table:
         if source.split != split or (split not in FIXED_SPLITS and source.engine not in engines):
             continue
         why = tts.missing(source.engine, source.voices[0] if len(source.voices) == 1 else None)
@@ -189,9 +225,9 @@ def engine_list(text: str | None) -> tuple[str, ...]:
     return names
 
 
-def speaker_table() -> str:
+def speaker_table(language: str = "en") -> str:
     lines = [f"  {'split':<14}{'name':<15}{'engine':<10}speaker (voice)"]
-    for s in SPEAKERS:
+    for s in speakers(language)[0]:
         who = s.speaker or ("each blend's styles" if s.engine == "kokoro" else "each variant")
         lines.append(f"  {s.split:<14}{s.name:<15}{s.engine:<10}{who} ({' '.join(s.voices)})")
     return "\n".join(lines)

@@ -81,14 +81,16 @@ def bucket_batch_sizes(max_frames: int, batch_frames: int) -> tuple[list[int], l
     return bounds, [max(1, batch_frames // b) for b in bounds + [max_frames + 1]]
 
 
-def select_utterances(cache: FeatureCache, output_length, max_frames: int, warn: bool = True):
-    """Indices and normalized labels of the usable utterances of a cache, and the counts of the
-    dropped ones by reason (also logged in a warning when `warn`). `output_length(frames)` is
-    the model's logit length."""
+def select_utterances(
+    cache: FeatureCache, output_length, max_frames: int, warn: bool = True, language: str = "en"
+):
+    """Indices and labels (normalized in `language`) of the usable utterances of a cache, and
+    the counts of the dropped ones by reason (also logged in a warning when `warn`).
+    `output_length(frames)` is the model's logit length."""
     keep, labels = [], []
     empty = too_long = cannot_fit = 0
     for i, u in enumerate(cache.utterances):
-        label = normalize_transcript(u["text"])
+        label = normalize_transcript(u["text"], language)
         if not label:
             empty += 1
         elif u["frames"] > max_frames:
@@ -141,7 +143,8 @@ def make_speech_dataset(
 
     Args:
         cache: a `FeatureCache`.
-        vocabulary: the `CharacterVocabulary` that encodes labels.
+        vocabulary: the `CharacterVocabulary` that encodes labels (its language normalizes
+            the transcripts).
         output_length: function frames -> model output length (for the CTC fit check).
         batch_frames: frame budget per batch (batch size * padded frames).
         max_frames: longer utterances are dropped (and counted).
@@ -155,7 +158,9 @@ def make_speech_dataset(
         ({"features": (batch, frames, dim) float32, "feature_lengths": (batch,) int32},
         labels (batch, label_len) int32 padded with the blank 0). No row is all padding.
     """
-    keep, labels, _ = select_utterances(cache, output_length, max_frames)
+    keep, labels, _ = select_utterances(
+        cache, output_length, max_frames, language=vocabulary.language.code
+    )
     dim = len(cache.mean)
 
     def load(index):

@@ -99,13 +99,15 @@ def normalize_transcript(text: str, code: str = "en") -> str:
 
 class CharacterVocabulary:
     """Encodes normalized transcripts to ids and decodes ids to text, as TensorFlow ops (so the
-    same object runs in `tf.data` and inside an exported model)."""
+    same object runs in `tf.data` and inside an exported model), in the alphabet of the language
+    `code` (`LANGUAGES`)."""
 
-    def __init__(self, alphabet: str = ALPHABET):
+    def __init__(self, code: str = "en"):
         import tensorflow as tf  # imported here: normalize_transcript needs no TensorFlow
 
-        self.alphabet = alphabet
-        self.vocab_size = len(alphabet) + 1
+        self.language = language(code)
+        self.alphabet = alphabet = self.language.alphabet
+        self.vocab_size = self.language.vocab_size
         self._table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(
                 tf.constant([ord(c) for c in alphabet], tf.int32),

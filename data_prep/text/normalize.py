@@ -83,6 +83,21 @@ def short_pieces(utterances: list[str], share: float, rng) -> list[str]:
     return result
 
 
+def read_pairs(path, column: int, other: int) -> list[tuple[str, str]]:
+    """(column, other) of each line of a TSV file (columns 1-based) where both hold text; a
+    line without them is an error naming the file and line."""
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, 1):
+            fields = line.rstrip("\n").split("\t")
+            if len(fields) < max(column, other):
+                raise ValueError(f"{path}:{number}: no column {max(column, other)}")
+            first, second = fields[column - 1], fields[other - 1]
+            if first.strip() and second.strip():
+                pairs.append((first, second))
+    return pairs
+
+
 def read_lines(path, column: int | None = None) -> list[str]:
     """Lines of a text file, or one TAB-separated column (1-based) of a TSV file."""
     lines = []

@@ -170,6 +170,45 @@ def write_comparison(run_dirs, out_dir, title: str = "Run comparison") -> tuple[
     return md, page
 
 
+def check_report(out_dir, kinds=("translation", "speech")) -> list[str]:
+    """What a written report lacks: for each kind in `kinds`, a run of that kind with at least
+    one evaluation whose main score (BLEU, WER %) is a number, and the report's files. Returns
+    one line per problem (empty when the report holds every kind); `make demo`'s check in CI."""
+    out_dir = Path(out_dir)
+    problems = [
+        f"{out_dir / name}: missing"
+        for name in ("report.md", "report.html", "comparison.json")
+        if not (out_dir / name).exists()
+    ]
+    if problems:
+        return problems
+    summaries = json.loads((out_dir / "comparison.json").read_text(encoding="utf-8"))
+    main_score = {"translation": "BLEU", "speech": "WER %"}
+    for kind in kinds:
+        if kind not in main_score:
+            raise ValueError(f"kind {kind!r}: expected one of {sorted(main_score)}")
+        runs = [s for s in summaries if s["kind"] == kind]
+        scored = [
+            s["run"]
+            for s in runs
+            if any(isinstance(e.get(main_score[kind]), (int, float)) for e in s["evaluations"])
+        ]
+        if not runs:
+            problems.append(f"{out_dir}: no {kind} run in the report")
+        elif not scored:
+            problems.append(
+                f"{out_dir}: no {main_score[kind]} for the {kind} runs "
+                f"({', '.join(s['run'] for s in runs)}): evaluate them first"
+            )
+    report = (out_dir / "report.md").read_text(encoding="utf-8")
+    problems += [
+        f"{out_dir / 'report.md'}: run {s['run']} not shown"
+        for s in summaries
+        if s["run"] not in report
+    ]
+    return problems
+
+
 def _markdown(title: str, sections: list[Section]) -> str:
     lines = [f"# {title}"]
     for section in sections:

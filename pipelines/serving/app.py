@@ -5,12 +5,12 @@ models and the OpenAPI schema is generated from the same models (`/openapi.json`
 client runs the app in-process, and uvicorn finishes in-flight requests on SIGTERM.
 
 Routes (`pipelines.serving.routes`): `GET /` (the page), `GET /health`, `GET /metrics`
-(Prometheus text), `POST /v1/translate` (JSON), `POST /v1/transcribe` (a multipart upload or
-the raw audio bytes). Every error is JSON `{"error": {"status", "type", "message"}}`. Model
-calls go through a `DynamicBatcher` each and run in a worker thread. Limits (`Limits`) bound
-what one request may cost; with a token, every `/v1/` route needs `Authorization: Bearer
-<token>`. No route takes a path: audio arrives as bytes, and the models are the ones named
-when the server started.
+(Prometheus text), `POST /v1/translate` (JSON), `POST /v1/transcribe` and
+`POST /v1/speech-translate` (a multipart upload or the raw audio bytes). Every error is JSON
+`{"error": {"status", "type", "message"}}`. Model calls go through a `DynamicBatcher` each and
+run in a worker thread. Limits (`Limits`) bound what one request may cost; with a token, every
+`/v1/` route needs `Authorization: Bearer <token>`. No route takes a path: audio arrives as
+bytes, and the models are the ones named when the server started.
 """
 
 import logging
@@ -34,7 +34,7 @@ from pipelines.serving.routes import STATIC, Server, api, pages
 __all__ = ["Batching", "Limits", "create_app"]
 
 logger = logging.getLogger(__name__)
-ROUTES = ("/", "/health", "/metrics", "/v1/translate", "/v1/transcribe")
+ROUTES = ("/", "/health", "/metrics", "/v1/translate", "/v1/transcribe", "/v1/speech-translate")
 
 
 def create_app(

@@ -1,5 +1,6 @@
 """The server's routes, in two FastAPI routers: `pages` (the web page, health, metrics) and
-`api` (`/v1/translate`, `/v1/transcribe`; a bearer token guards them when the server has one).
+`api` (`/v1/translate`, `/v1/transcribe`, `/v1/speech-translate`; a bearer token guards them
+when the server has one).
 
 Each handler reaches the models, limits and batchers through `Server`, which `create_app`
 (`pipelines.serving.app`) keeps on `app.state.server`.
@@ -46,6 +47,21 @@ class Server:
     token: str | None
     metrics: Metrics
     batchers: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def chain_problem(self) -> str | None:
+        """Why the two models cannot be chained for speech translation, or None."""
+        if self.speech is None or self.translation is None:
+            return "speech translation needs a transcribe and a translate model"
+        language = self.speech.config.data.language
+        # an exported translator keeps no config: nothing to check
+        config = getattr(getattr(self.translation, "model", None), "config", None)
+        if config is not None and config.data.source_language != language:
+            return (
+                f"the speech model writes {language} and the translation model reads "
+                f"{config.data.source_language}"
+            )
+        return None
 
     def __post_init__(self):
         for service in (self.translation, self.speech):
@@ -124,6 +140,9 @@ async def health(state: ServerDep):
         "models": {
             "translate": None if state.translation is None else state.translation.info(),
             "transcribe": None if state.speech is None else state.speech.info(),
+            "speech_translate": None
+            if state.chain_problem
+            else {"language": state.speech.config.data.language},
         },
         "versions": versions(),
         "batching": dataclasses.asdict(state.batching),
@@ -211,9 +230,63 @@ AUDIO_BODY = {
 async def transcribe(
     request: Request, state: ServerDep, beam_size: Annotated[int, Field(ge=1)] = 1
 ):
-    speech, limits = state.speech, state.limits
-    if speech is None:
+    if state.speech is None:
         raise ApiError(503, "no_model", "this server has no transcribe model")
+    return {**await _transcript(request, state, beam_size), "model": str(state.speech.path)}
+
+
+@api.post(
+    "/speech-translate",
+    summary="translate a recording",
+    description="The audio as for /v1/transcribe. The speech model transcribes it (segments "
+    "at pauses, words with times and confidence) and the translation model translates each "
+    "segment: returns the transcript, the translation and per segment its start/end "
+    "seconds, transcript, confidence and translation, as `speech_translate --format json`. "
+    "Needs a speech model of the translation model's source language.",
+    openapi_extra=AUDIO_BODY,
+)
+async def speech_translate(
+    request: Request,
+    state: ServerDep,
+    beam_size: Annotated[int, Field(ge=1)] = 1,
+    translate_beam_size: Annotated[int, Field(ge=1)] = 1,
+):
+    if state.chain_problem:
+        raise ApiError(
+            503, "no_model", f"this server cannot translate speech: {state.chain_problem}"
+        )
+    if translate_beam_size > state.limits.max_beam_size:
+        raise ApiError(
+            422, "invalid_request", f"translate_beam_size: at most {state.limits.max_beam_size}"
+        )
+    transcript = await _transcript(request, state, beam_size)
+    texts = [s["text"] for s in transcript["segments"]]
+    spoken = [i for i, text in enumerate(texts) if text.strip()]
+    translated = [""] * len(texts)
+    if spoken:
+        key = (translate_beam_size, 1)
+        answers = await state.answer("translate", key, [texts[i] for i in spoken])
+        for i, text in zip(spoken, answers, strict=True):
+            translated[i] = text
+    segments = [
+        {k: s[k] for k in ("start", "end", "text", "confidence")} | {"translation": t}
+        for s, t in zip(transcript["segments"], translated, strict=True)
+    ]
+    return {
+        "source": transcript["source"],
+        "duration": transcript["duration"],
+        "transcript": transcript["text"],
+        "confidence": transcript["confidence"],
+        "translation": " ".join(t for t in translated if t),
+        "settings": transcript["settings"] | {"translate_beam_size": translate_beam_size},
+        "segments": segments,
+        "model": {"transcribe": str(state.speech.path), "translate": str(state.translation.path)},
+    }
+
+
+async def _transcript(request: Request, state: Server, beam_size: int) -> dict:
+    """The JSON transcript of the request's audio (as `transcribe --format json`)."""
+    speech, limits = state.speech, state.limits
     if beam_size > limits.max_beam_size:
         raise ApiError(422, "invalid_request", f"beam_size: at most {limits.max_beam_size}")
     data = await audio_bytes(request, state.body_of)
@@ -227,5 +300,4 @@ async def transcribe(
     except AudioError as err:
         raise ApiError(422, "bad_audio", str(err)) from None
     decoded = await state.answer("transcribe", beam_size, pieces) if pieces else []
-    result = speech.transcript(duration, pieces, decoded, beam_size)
-    return {**result, "model": str(speech.path)}
+    return speech.transcript(duration, pieces, decoded, beam_size)

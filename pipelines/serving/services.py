@@ -113,8 +113,9 @@ class SpeechService:
         if beam_size <= 1:
             return None
         if beam_size not in self.decoders:
-            made = make_decoder(self.lm, beam_size)
-            self.decoders[beam_size] = made or LMDecoder(None, beam_size=beam_size)
+            code = self.config.data.language
+            made = make_decoder(self.lm, beam_size, code)
+            self.decoders[beam_size] = made or LMDecoder(None, beam_size=beam_size, language=code)
         return self.decoders[beam_size]
 
     def run(self, beam_size, pieces) -> list:

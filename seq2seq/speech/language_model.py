@@ -226,10 +226,11 @@ def read_unigrams(path) -> list[str]:
     return words
 
 
-def read_sentences(paths) -> tuple[list[list[str]], int]:
-    """Normalized word lists (`normalize_transcript`, as the labels) of text files: a JSONL
-    manifest gives its `text` fields, any other file one sentence a line. Returns the
-    non-empty sentences and the number of lines that were empty after normalization."""
+def read_sentences(paths, language: str = "en") -> tuple[list[list[str]], int]:
+    """Normalized word lists (`normalize_transcript` in `language`, as the labels) of text
+    files: a JSONL manifest gives its `text` fields, any other file one sentence a line.
+    Returns the non-empty sentences and the number of lines that were empty after
+    normalization."""
     sentences, empty = [], 0
     for path in map(Path, paths):
         if path.suffix == ".jsonl":
@@ -239,7 +240,7 @@ def read_sentences(paths) -> tuple[list[list[str]], int]:
         else:
             raise FileNotFoundError(f"text file {path} not found")
         for line in lines:
-            words = normalize_transcript(line).split()
+            words = normalize_transcript(line, language).split()
             if words:
                 sentences.append(words)
             empty += not words

@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from data_prep.speech.transcripts import ALPHABET, normalize_transcript
+from data_prep.speech import transcripts
+from data_prep.speech.transcripts import normalize_transcript
 from seq2seq.files import write_text
 from seq2seq.speech.language_model import read_unigrams
 
@@ -51,7 +52,10 @@ class LMDecoder:
         hotwords: words (or phrases) to favour, normalized like the labels.
         hotword_weight: bonus per hotword (partial matches get a share of it).
         unk_offset: natural-log cost of a word outside the LM's vocabulary, times alpha.
-        alphabet: class i (i >= 1) is `alphabet[i - 1]`; class 0 is the blank.
+        alphabet: class i (i >= 1) is `alphabet[i - 1]`; class 0 is the blank (default: the
+            alphabet of `language`).
+        language: the transcripts' language code (`data_prep.speech.transcripts.LANGUAGES`):
+            the default alphabet and how hotwords are normalized.
 
     `decode(log_probs)` takes (frames, classes) log-probabilities and returns the text.
     """
@@ -65,7 +69,8 @@ class LMDecoder:
         hotwords=(),
         hotword_weight: float = 10.0,
         unk_offset: float = -10.0,
-        alphabet: str = ALPHABET,
+        alphabet: str | None = None,
+        language: str = "en",
     ):
         from pyctcdecode.alphabet import Alphabet
         from pyctcdecode.decoder import BeamSearchDecoderCTC
@@ -73,11 +78,14 @@ class LMDecoder:
         self.lm_path = None if lm_path is None else Path(lm_path)
         self.alpha, self.beta, self.unk_offset = alpha, beta, unk_offset
         self.beam_size = beam_size
-        self.hotwords = [normalize_transcript(h) for h in hotwords if normalize_transcript(h)]
+        self.hotwords = [
+            normalize_transcript(h, language) for h in hotwords if normalize_transcript(h, language)
+        ]
         self.hotword_weight = hotword_weight
         # pyctcdecode warns about small vocabularies and ARPA loading: not our users' concern.
         logging.getLogger("pyctcdecode").setLevel(logging.ERROR)
         lm = None if self.lm_path is None else self._language_model()
+        alphabet = alphabet or transcripts.language(language).alphabet
         self._decoder = BeamSearchDecoderCTC(Alphabet.build_alphabet(["", *alphabet]), lm)
 
     def _language_model(self):
@@ -223,8 +231,9 @@ def resolve_lm(run_dir, decode, lm=None, alpha=None, beta=None, hotwords=None) -
     }
 
 
-def make_decoder(settings: dict | None, beam_size: int) -> LMDecoder | None:
-    """An `LMDecoder` from `resolve_lm`'s settings (None stays None)."""
+def make_decoder(settings: dict | None, beam_size: int, code: str = "en") -> LMDecoder | None:
+    """An `LMDecoder` from `resolve_lm`'s settings (None stays None) for transcripts in the
+    language `code` (its alphabet, its hotword normalization)."""
     if settings is None:
         return None
     return LMDecoder(
@@ -234,4 +243,5 @@ def make_decoder(settings: dict | None, beam_size: int) -> LMDecoder | None:
         beam_size,
         settings["hotwords"],
         settings["hotword_weight"],
+        language=code,
     )

@@ -43,7 +43,7 @@ class Oracle:
         self.config = types.SimpleNamespace(
             features=types.SimpleNamespace(sample_rate=RATE, hop_length=160),
             decode=types.SimpleNamespace(batch_frames=2000, word_end_pad=0.0),  # no spike lag
-            data=types.SimpleNamespace(max_frames=600),
+            data=types.SimpleNamespace(max_frames=600, language="en"),
         )
 
     def waveform_log_probs(self, waveforms):

@@ -96,6 +96,23 @@ def test_report_compares_translation_and_speech_runs(runs, tmp_path):
     summaries = json.loads((out / "comparison.json").read_text())
     assert [s["kind"] for s in summaries] == ["translation", "speech"]
     assert summaries[1]["best_dev_loss"] == 33.0 and summaries[1]["epochs"] == 3
+    # CI's check of the demo's report: both kinds of run, each scored.
+    checked = _report_cli("--check", str(out))
+    assert "holds a scored run of each of translation, speech" in checked.stdout
+
+
+def test_report_check_names_what_a_report_lacks(runs, tmp_path):
+    out = tmp_path / "report"
+    _report_cli(str(runs[0]), "--out", str(out))  # translation only
+    result = _report_cli("--check", str(out), expect=1)
+    assert f"{out}: no speech run in the report" in result.stdout
+    _report_cli("--check", str(out), "--kinds", "translation")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = _report_cli("--check", str(empty), expect=1)
+    assert f"{empty / 'report.md'}: missing" in result.stdout
+    result = _report_cli("--check", str(out), str(runs[0]), expect=2)
+    assert "give no run directories" in result.stderr
 
 
 def _chromium():

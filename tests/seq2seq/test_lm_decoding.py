@@ -120,3 +120,29 @@ def test_decode_config_lm_keys():
     for bad, key in [("hotwords=moses", "hotwords"), ("alpha=-1", "alpha"), ("lm=", "lm")]:
         with pytest.raises(ValueError, match=f"decode.{key}"):
             load_config(DecodeConfig, None, [bad])
+
+
+def test_the_language_sets_the_alphabet_and_how_hotwords_are_normalized(tmp_path):
+    from data_prep.speech.transcripts import LANGUAGES
+    from pipelines.tasks.asr.config import ASRConfig
+
+    spanish = LANGUAGES["es"]
+    rows = []
+    for char in "año":
+        for probs in ({char: 1.0}, {"": 1.0}):
+            row = np.full(spanish.vocab_size, 1e-4)
+            for c, p in probs.items():
+                row[spanish.alphabet.index(c) + 1 if c else 0] = p
+            rows.append(row / row.sum())
+    frames = np.log(np.array(rows, np.float32))
+    decoder = LMDecoder(None, beam_size=4, hotwords=["Jesús"], language="es")
+    assert decoder.decode(frames) == "año" and decoder.hotwords == ["jesús"]
+    assert LMDecoder(None, beam_size=4, hotwords=["Jesús"]).hotwords == ["jesus"]
+    settings = {"lm": None, "alpha": 0.5, "beta": 1.0, "hotwords": [], "hotword_weight": 1.0}
+    assert make_decoder(settings, 4, "es").decode(frames) == "año"
+    config = load_config(ASRConfig, None, ["data.language=es", "decode.hotwords=[jesús]"])
+    assert config.data.language == "es"
+    with pytest.raises(ValueError, match="decode.hotwords.*data.language en"):
+        load_config(ASRConfig, None, ["decode.hotwords=[jesús]"])
+    with pytest.raises(ValueError, match="data.language.*one of en, es"):
+        load_config(ASRConfig, None, ["data.language=fr"])

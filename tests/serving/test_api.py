@@ -96,7 +96,13 @@ def test_health_metrics_and_openapi(client):
     assert 'seq2seq_requests_total{route="/v1/translate",status="200"}' in text
     assert "seq2seq_request_seconds_bucket" in text and "seq2seq_batch_items_count" in text
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/translate", "/v1/transcribe", "/health", "/metrics"} <= set(paths)
+    assert {
+        "/v1/translate",
+        "/v1/transcribe",
+        "/v1/speech-translate",
+        "/health",
+        "/metrics",
+    } <= set(paths)
     page = client.get("/")
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from elsewhere
@@ -182,6 +188,55 @@ def test_silence_is_an_empty_transcript_not_an_error(client):
     )
     assert response.status_code == 200
     assert response.json()["text"] == "" and response.json()["segments"] == []
+
+
+def test_speech_translate_chains_the_two_models(
+    translation_run, talkative_spanish_run, spanish_speech
+):
+    from pipelines.serving.services import SpeechService, TranslationService
+
+    services = TranslationService(translation_run), SpeechService(talkative_spanish_run)
+    verse = (spanish_speech / "test_verses.jsonl").read_text().splitlines()[0]
+    audio = (spanish_speech / json.loads(verse)["audio_filepath"]).read_bytes()
+    with TestClient(create_app(*services)) as client:
+        assert client.get("/health").json()["models"]["speech_translate"] == {"language": "es"}
+        upload = {"audio": ("verse.wav", audio, "audio/wav")}
+        body = client.post("/v1/speech-translate", files=upload, params={"beam_size": 2}).json()
+        transcript = client.post("/v1/transcribe", files=upload, params={"beam_size": 2}).json()
+        assert body["transcript"] == transcript["text"] != ""
+        texts = [s["text"] for s in body["segments"] if s["text"]]
+        expected = client.post("/v1/translate", json={"sentences": texts}).json()["translations"]
+        assert [s["translation"] for s in body["segments"] if s["text"]] == expected
+        assert body["translation"] == " ".join(expected)
+        assert body["settings"]["beam_size"] == 2 and body["settings"]["translate_beam_size"] == 1
+        assert body["model"] == {
+            "transcribe": str(talkative_spanish_run),
+            "translate": str(translation_run),
+        }
+        wide = client.post("/v1/speech-translate", files=upload, params={"translate_beam_size": 99})
+        _error(wide, 422, "invalid_request")
+        _error(
+            client.post(
+                "/v1/speech-translate", content=b"RIFF", headers={"Content-Type": "audio/wav"}
+            ),
+            422,
+            "bad_audio",
+        )
+
+
+def test_speech_translate_needs_models_that_chain(client, services):
+    assert client.get("/health").json()["models"]["speech_translate"] is None
+    response = client.post(
+        "/v1/speech-translate", content=b"RIFF", headers={"Content-Type": "audio/wav"}
+    )
+    assert "speech model writes en and the translation model reads es" in _error(
+        response, 503, "no_model"
+    )
+    with TestClient(create_app(services[0], None)) as alone:
+        response = alone.post(
+            "/v1/speech-translate", content=b"RIFF", headers={"Content-Type": "audio/wav"}
+        )
+        assert "needs a transcribe and a translate model" in _error(response, 503, "no_model")
 
 
 def test_routes_and_methods(client):

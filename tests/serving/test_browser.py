@@ -18,12 +18,18 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 @pytest.fixture(scope="module")
 def server(translation_run, talkative_speech_run):
+    from pipelines.serving.services import SpeechService, TranslationService
+
+    yield from _serve(TranslationService(translation_run), SpeechService(talkative_speech_run))
+
+
+def _serve(translation, speech):
+    """Serves the two services on a free local port; yields the server's address."""
     import uvicorn
 
     from pipelines.serving.app import create_app
-    from pipelines.serving.services import SpeechService, TranslationService
 
-    app = create_app(TranslationService(translation_run), SpeechService(talkative_speech_run))
+    app = create_app(translation, speech)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -174,5 +180,45 @@ def test_the_page_transcribes_a_real_recording(server, browser):
     find(By.ID, "transcribe").click()
     spans = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#transcript .word"))
     assert "".join(s.text for s in spans).strip()
+    severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not severe, severe
+
+
+@pytest.fixture(scope="module")
+def chain_server(translation_run, talkative_spanish_run):
+    """A server whose speech model is Spanish: the page's speech-translate mode works."""
+    from pipelines.serving.services import SpeechService, TranslationService
+
+    yield from _serve(TranslationService(translation_run), SpeechService(talkative_spanish_run))
+
+
+def test_the_page_translates_spanish_speech(chain_server, browser, spanish_speech):
+    """Translate mode: a Spanish verse uploaded, a row per segment with its time, the
+    transcript heard and the English translation, as /v1/speech-translate answers."""
+    import json
+
+    import httpx2
+    from selenium.webdriver.common.by import By
+
+    browser.get(chain_server + "/")
+    find = browser.find_element
+    _wait(lambda: find(By.ID, "speech-language").text == "es")
+    assert find(By.ID, "speech-translate-mode").is_enabled()
+    find(By.ID, "speech-translate-mode").click()
+    verse = json.loads((spanish_speech / "test_verses.jsonl").read_text().splitlines()[0])
+    wav = spanish_speech / verse["audio_filepath"]
+    find(By.ID, "audio-file").send_keys(str(wav))
+    find(By.ID, "transcribe").click()
+    rows = _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "#speech-translation tbody tr"))
+    expected = httpx2.post(
+        chain_server + "/v1/speech-translate",
+        content=wav.read_bytes(),
+        headers={"Content-Type": "audio/wav"},
+    ).json()
+    spoken = [s for s in expected["segments"] if s["text"]]
+    shown = [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+    assert [row[1:] for row in shown] == [[s["text"], s["translation"]] for s in spoken]
+    assert shown[0][0] == f"{spoken[0]['start']:.1f}–{spoken[0]['end']:.1f} s"
+    assert "translated in" in find(By.ID, "status").text
     severe = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not severe, severe

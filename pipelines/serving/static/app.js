@@ -1,5 +1,7 @@
 // The server's page: translate, and transcribe an uploaded or recorded clip with the words
-// highlighted as the audio plays. Plain browser JavaScript, no build step, no external files.
+// highlighted as the audio plays, or translate it into English segment by segment (the
+// transcript beside each translation). Plain browser JavaScript, no build step, no external
+// files.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -36,6 +38,9 @@ async function loadHealth() {
     $("models").textContent = names.join(" · ") || "no models loaded";
     $("translate").disabled = !health.models.translate;
     $("transcribe").disabled = $("record").disabled = !health.models.transcribe;
+    const chain = health.models.speech_translate;
+    $("speech-translate-mode").disabled = !chain;
+    $("speech-language").textContent = chain ? chain.language : "no model for";
   } catch (err) {
     $("models").textContent = "health check failed: " + err.message;
   }
@@ -98,19 +103,42 @@ function highlight() {
   }
 }
 
+function showSpeechTranslation(result) {
+  const rows = $("speech-translation").querySelector("tbody");
+  rows.textContent = "";
+  for (const segment of result.segments) {
+    if (!segment.text) continue;
+    const row = rows.insertRow();
+    row.insertCell().textContent = `${segment.start.toFixed(1)}–${segment.end.toFixed(1)} s`;
+    row.insertCell().textContent = segment.text;
+    row.insertCell().textContent = segment.translation;
+    row.cells[0].className = "time";
+    row.addEventListener("click", () => {
+      $("player").currentTime = segment.start;
+      $("player").play();
+    });
+  }
+  $("transcript").textContent = rows.rows.length ? "" : "(no speech heard)";
+}
+
 async function transcribeBlob(blob, name) {
-  status("transcribing " + name + "…");
+  const translating = document.querySelector("input[name=audio-mode]:checked").value === "speech-translate";
+  status((translating ? "translating " : "transcribing ") + name + "…");
   $("player").src = URL.createObjectURL(blob);
+  $("speech-translation").hidden = !translating;
   const form = new FormData();
   form.append("audio", blob, name);
   const start = performance.now();
   try {
-    const result = await call("/v1/transcribe", { method: "POST", headers: headers(), body: form });
-    showTranscript(result);
-    status(`${result.duration.toFixed(1)} s of audio transcribed in ${Math.round(performance.now() - start)} ms`);
+    const url = translating ? "/v1/speech-translate" : "/v1/transcribe";
+    const result = await call(url, { method: "POST", headers: headers(), body: form });
+    if (translating) showSpeechTranslation(result);
+    else showTranscript(result);
+    const done = translating ? "translated" : "transcribed";
+    status(`${result.duration.toFixed(1)} s of audio ${done} in ${Math.round(performance.now() - start)} ms`);
   } catch (err) {
     $("transcript").textContent = "";
-    status("transcription failed: " + err.message, true);
+    status((translating ? "translation" : "transcription") + " failed: " + err.message, true);
   }
 }
 

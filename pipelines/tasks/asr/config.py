@@ -10,7 +10,7 @@ from data_prep.speech.audio import FeatureConfig
 from data_prep.speech.augment import WaveAugmentation
 from data_prep.speech.feature_cache import Perturbation
 from data_prep.speech.pipeline import SpecAugment
-from data_prep.speech.transcripts import normalize_transcript
+from data_prep.speech.transcripts import LANGUAGES, normalize_transcript
 from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
 from seq2seq.speech.model import SUBSAMPLING
@@ -24,6 +24,10 @@ class DataConfig:
 
     Args:
         train, dev, test: JSONL manifests (audio_filepath, duration, text[, engine, voice]).
+        language: the transcripts' language, en or es: the characters the model writes (en:
+            a-z, the apostrophe and the space; es: a-z, á é í ó ú ü ñ and the space), how
+            labels, references and the word LM's text are normalized (numbers spelled out in
+            that language).
         cache_dir: the feature cache folder (shared by runs, keyed by the features' hash).
         batch_frames: padded input frames per batch (batches are bucketed by length).
         max_frames: longer training utterances are left out (counted and reported).
@@ -34,6 +38,7 @@ class DataConfig:
     train: str = "data/speech/train.jsonl"
     dev: str = "data/speech/dev.jsonl"
     test: str = "data/speech/test.jsonl"
+    language: str = "en"
     cache_dir: str = "data/feature_cache"
     batch_frames: int = 20000
     max_frames: int = 2000
@@ -45,6 +50,7 @@ class DataConfig:
             self,
             "data",
             [
+                ("language", self.language in LANGUAGES, f"one of {', '.join(LANGUAGES)}"),
                 ("max_frames", self.max_frames >= 1, "a positive number"),
                 ("batch_frames", self.batch_frames >= self.max_frames, "at least max_frames"),
                 ("workers", self.workers is None or self.workers >= 1, "null or >= 1"),
@@ -216,7 +222,8 @@ class DecodeConfig:
     word_end_pad: float = 0.05
 
     def __post_init__(self):
-        hotwords_ok = all(len(h) > 1 and normalize_transcript(h) == h for h in self.hotwords)
+        # ASRConfig checks them against data.language's normalization too.
+        hotwords_ok = all(len(h) > 1 and h == " ".join(h.lower().split()) for h in self.hotwords)
         validate(
             self,
             "decode",
@@ -230,7 +237,7 @@ class DecodeConfig:
                 ("batch_frames", self.batch_frames >= 1, "a positive number"),
                 ("lm", bool(self.lm.strip()), "auto, none or an ARPA file"),
                 ("alpha", self.alpha is None or self.alpha >= 0, "null or >= 0"),
-                ("hotwords", hotwords_ok, "normalized words or phrases (a-z, ' and spaces)"),
+                ("hotwords", hotwords_ok, "lower-case words or phrases, single spaces"),
                 ("hotword_weight", self.hotword_weight >= 0, "0 or more"),
                 ("word_end_pad", 0 <= self.word_end_pad <= 1, "seconds, 0 to 1"),
             ],
@@ -266,6 +273,12 @@ class ASRConfig:
         validate(
             self.data, "data", [("max_frames", not encoder or self.data.max_frames <= 1500, frames)]
         )
+        language = self.data.language
+        hotwords_ok = all(
+            len(h) > 1 and normalize_transcript(h, language) == h for h in self.decode.hotwords
+        )
+        normalized = f"normalized words or phrases of data.language {language} (lower case)"
+        validate(self.decode, "decode", [("hotwords", hotwords_ok, normalized)])
 
     @property
     def front_stride(self) -> int:

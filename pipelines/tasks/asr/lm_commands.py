@@ -83,19 +83,29 @@ def lm_weights(args) -> dict:
     return {"alpha": args.alpha, "beta": args.beta, "hotwords": args.hotwords}
 
 
-def transcriber(args):
-    """(a `Recognizer` or an `ExportedRecognizer`, an `LMDecoder` or None) for transcribe."""
+def transcriber(args, run_dir=None):
+    """(a `Recognizer` or an `ExportedRecognizer`, an `LMDecoder` or None) of `run_dir`
+    (default `args.run_dir`) for transcribe: the word LM's search when the run has an LM (or
+    --lm names one), else pyctcdecode's plain beam search for --beam-size > 1, else None
+    (greedy)."""
     from pipelines.export import ExportedRecognizer, is_export
     from pipelines.tasks.asr.task import Recognizer
-    from seq2seq.speech.lm_decoding import make_decoder, resolve_lm
+    from seq2seq.speech.lm_decoding import LMDecoder, make_decoder, resolve_lm
 
-    if is_export(args.run_dir):
+    run_dir = run_dir or args.run_dir
+    if is_export(run_dir):
         if args.lm not in (None, "auto", "none"):
-            raise ValueError(f"--lm needs a run directory: {args.run_dir} is an export. {LM_NOTE}")
-        return ExportedRecognizer(args.run_dir), None
-    model = Recognizer(args.run_dir)
-    settings = resolve_lm(args.run_dir, model.config.decode, args.lm, **lm_weights(args))
-    return model, make_decoder(settings, args.beam_size or model.config.decode.lm_beam)
+            raise ValueError(f"--lm needs a run directory: {run_dir} is an export. {LM_NOTE}")
+        model, beam = ExportedRecognizer(run_dir), None
+    else:
+        model = Recognizer(run_dir)
+        settings = resolve_lm(run_dir, model.config.decode, args.lm, **lm_weights(args))
+        beam_size = args.beam_size or model.config.decode.lm_beam
+        beam = make_decoder(settings, beam_size, model.config.data.language)
+    if beam is None and (args.beam_size or 1) > 1:
+        language = model.config.data.language
+        beam = LMDecoder(None, beam_size=args.beam_size, language=language)
+    return model, beam
 
 
 def run_lm_command(args) -> int:

@@ -51,13 +51,13 @@ def _held_out(config: ASRConfig, path, use: str):
 def build_run_lm(run_dir, texts=(), order: int = 3, out=None, lmplz=None) -> dict:
     """Builds the run's word n-gram LM (an ARPA file, default `RUN/lm/lm.arpa`) from `texts`
     (JSONL manifests or one-sentence-a-line files; default: the run's `data.train`
-    transcripts), normalized like the labels, and records it in `RUN/lm/lm.json` (earlier
-    tuned weights are dropped). Returns the summary written there."""
+    transcripts), normalized like the labels (in the run's `data.language`), and records it
+    in `RUN/lm/lm.json` (earlier tuned weights are dropped). Returns the summary written there."""
     config = run_config(run_dir)
     texts = list(texts) or [config.data.train]
     for text in texts:
         _held_out(config, text, "the language model")
-    sentences, empty = read_sentences(texts)
+    sentences, empty = read_sentences(texts, config.data.language)
     out = Path(out) if out else Path(run_dir) / "lm" / "lm.arpa"
     summary = {}  # a killed build leaves no half-written ARPA file
     atomic_write(out, lambda tmp: summary.update(build_arpa(sentences, tmp, order, lmplz)))
@@ -66,7 +66,7 @@ def build_run_lm(run_dir, texts=(), order: int = 3, out=None, lmplz=None) -> dic
     for split in ("dev", "test"):
         manifest = getattr(config.data, split)
         if Path(manifest).is_file():
-            held, _ = read_sentences([manifest])
+            held, _ = read_sentences([manifest], config.data.language)
             leaks[split] = sum(" ".join(words) in known for words in held)
     summary |= {
         "texts": [str(t) for t in texts],
@@ -103,13 +103,13 @@ def tune_lm(
             f"--run-dir {run_dir}` or pass --lm FILE"
         )
     beam_size = beam_size or config.decode.lm_beam
-    decoder = LMDecoder(settings["lm"], beam_size=beam_size)
+    decoder = LMDecoder(settings["lm"], beam_size=beam_size, language=config.data.language)
     recognizer = Recognizer(run_dir)
     cache = FeatureCache(
         build_feature_cache(manifest, config.data.cache_dir, config.features, None, None)
     )
     utterances = cache.utterances[:limit]
-    references = [normalize_transcript(u["text"]) for u in utterances]
+    references = [normalize_transcript(u["text"], config.data.language) for u in utterances]
     keep = [i for i, r in enumerate(references) if r]
     references = [references[i] for i in keep]
     log_probs = recognizer.log_probs([cache.features(i) for i in keep], progress=True)

@@ -17,7 +17,7 @@ import dataclasses
 import itertools
 
 from data_prep.speech.long_audio import SegmentConfig, open_source, read_blocks, segments
-from data_prep.speech.transcripts import ALPHABET
+from data_prep.speech.transcripts import ALPHABET, language
 from seq2seq.speech.alignment import forced_words, greedy_words, timed_words, utterance_confidence
 from seq2seq.speech.lm_decoding import LMDecoder
 
@@ -75,15 +75,24 @@ def segment_config(config, **overrides) -> SegmentConfig:
     return SegmentConfig(max_seconds=overrides.pop("max_seconds", None) or longest, **overrides)
 
 
-def decode_segment(log_probs, frame_seconds, offset, beam: LMDecoder | None, n_best=1, end_pad=0.0):
+def decode_segment(
+    log_probs,
+    frame_seconds,
+    offset,
+    beam: LMDecoder | None,
+    n_best=1,
+    end_pad=0.0,
+    alphabet: str = ALPHABET,
+):
     """Words (with times from `offset`, ends padded by `end_pad` seconds) and, for beam
-    search, the n-best list of one segment's log-probabilities."""
+    search, the n-best list of one segment's log-probabilities (class i is
+    `alphabet[i - 1]`)."""
     if beam is None:
-        spans, hypotheses = greedy_words(log_probs, ALPHABET), None
+        spans, hypotheses = greedy_words(log_probs, alphabet), None
     else:
         hypotheses = beam.beams(log_probs, n_best)
-        spans = forced_words(log_probs, hypotheses[0]["text"], ALPHABET)
-    words = timed_words(log_probs, spans, ALPHABET, frame_seconds, offset, end_pad)
+        spans = forced_words(log_probs, hypotheses[0]["text"], alphabet)
+    words = timed_words(log_probs, spans, alphabet, frame_seconds, offset, end_pad)
     return words, None if hypotheses is None else [
         {"text": h["text"], "score": round(h["score"], 3)} for h in hypotheses
     ]
@@ -144,8 +153,9 @@ def transcribe_long(
     binary file object).
 
     Args:
-        recognizer: a `Recognizer` or `ExportedRecognizer` (anything with `config`,
-            `frame_seconds` and `waveform_log_probs(list of waveforms)`).
+        recognizer: a `Recognizer` or `ExportedRecognizer` (anything with `config` (its
+            `data.language` gives the alphabet), `frame_seconds` and
+            `waveform_log_probs(list of waveforms)`).
         beam: pyctcdecode's beam search (with or without a word LM); None: greedy.
         n_best: hypotheses kept per segment (beam search).
         segmenting: how the audio is cut (default: `segment_config(recognizer.config)`).
@@ -177,10 +187,11 @@ def decode_pieces(recognizer, pieces, beam: LMDecoder | None = None, n_best: int
     in one batch of the network."""
     log_probs = recognizer.waveform_log_probs([piece.audio for piece in pieces])
     end_pad = recognizer.config.decode.word_end_pad
+    alphabet = language(recognizer.config.data.language).alphabet
     decoded = []
     for piece, scores in zip(pieces, log_probs, strict=True):
         words, hypotheses = decode_segment(
-            scores, recognizer.frame_seconds, piece.start, beam, n_best, end_pad
+            scores, recognizer.frame_seconds, piece.start, beam, n_best, end_pad, alphabet
         )
         decoded.append((end_at_speech(words, piece.speech_end), hypotheses))
     return decoded

@@ -49,7 +49,8 @@ class Recognizer:
     def __init__(self, run_dir):
         self.run_dir = RunDir(run_dir).path
         self.config, self.model = load_run(self.run_dir, ASRConfig)
-        self.vocabulary = CharacterVocabulary()
+        self.vocabulary = CharacterVocabulary(self.config.data.language)
+        self.alphabet = self.vocabulary.alphabet  # class i is alphabet[i - 1]; 0 the blank
         self.stats = feature_stats(RunDir(run_dir), self.config, None)
         size = self.config.features.feature_size
         self._logits = tf.function(

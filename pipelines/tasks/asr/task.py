@@ -17,7 +17,7 @@ from pathlib import Path
 from data_prep.speech.augment import count_applied
 from data_prep.speech.feature_cache import FeatureCache, build_feature_cache
 from data_prep.speech.pipeline import make_speech_dataset, select_utterances
-from data_prep.speech.transcripts import ALPHABET, CharacterVocabulary, normalize_transcript
+from data_prep.speech.transcripts import CharacterVocabulary, language, normalize_transcript
 from pipelines.reports.confidence import confidence_quality
 from pipelines.reports.evaluation import (
     DURATION_BUCKETS,
@@ -81,6 +81,7 @@ def _write_data_summary(run: RunDir, config: ASRConfig, caches: dict, output_len
             output_length,
             config.data.max_frames,
             warn=False,  # the dataset warns
+            language=config.data.language,
         )
         summary[split] = {
             "manifest": getattr(config.data, split),
@@ -105,7 +106,7 @@ def make_datasets(config: ASRConfig, caches: dict, stats=None) -> dict:
     return {
         split: make_speech_dataset(
             cache,
-            CharacterVocabulary(),
+            CharacterVocabulary(config.data.language),
             output_length,
             data.batch_frames,
             data.max_frames,
@@ -148,7 +149,10 @@ class ASRTask(base.Task):
 
     def build_model(self, config: ASRConfig) -> CTCSpeechModel:
         model = CTCSpeechModel(
-            config.features.feature_size, **config.model.network(), name="ctc_speech_model"
+            config.features.feature_size,
+            **config.model.network(),
+            vocab_size=language(config.data.language).vocab_size,
+            name="ctc_speech_model",
         )
         model.build()
         if model.encoder is not None:  # pretrained weights (a resumed run then loads its own)
@@ -193,12 +197,13 @@ def evaluate(
         lm_beam_size = config.decode.lm_beam_size or beam_size or config.decode.beam_size
     beam_size = config.decode.beam_size if beam_size is None else beam_size
     lm_settings = resolve_lm(run_dir, config.decode, lm, **weights)
-    decoder = make_decoder(lm_settings, lm_beam_size)  # loaded before the clock starts
+    # loaded before the clock starts
+    decoder = make_decoder(lm_settings, lm_beam_size, config.data.language)
     cache = FeatureCache(
         build_feature_cache(manifest, config.data.cache_dir, config.features, None, None)
     )
     utterances = cache.utterances[:limit]
-    references = [normalize_transcript(u["text"]) for u in utterances]
+    references = [normalize_transcript(u["text"], config.data.language) for u in utterances]
     keep = [i for i, r in enumerate(references) if r]
     if not keep:
         first = cache.skipped[0]["error"] if cache.skipped else "every reference is empty"
@@ -286,7 +291,7 @@ def evaluate(
             decoding_name(row["decoding"]): texts
             for row, texts in zip(rows, hypotheses, strict=True)
         },
-        text_confidences(recognizer.log_probs(features), final, ALPHABET),
+        text_confidences(recognizer.log_probs(features), final, recognizer.alphabet),
     )
     name = Path(manifest).name.removesuffix(".jsonl").removesuffix(".json")
     title = f"Speech recognition report: {Path(manifest).name}"
@@ -307,8 +312,8 @@ def greedy_confidence(recognizer, features, references) -> dict:
     from one more pass of the network (not timed)."""
     texts, confidences = [], []
     for log_probs in recognizer.log_probs(features):
-        spans = greedy_words(log_probs, ALPHABET)
-        words = timed_words(log_probs, spans, ALPHABET, recognizer.frame_seconds)
+        spans = greedy_words(log_probs, recognizer.alphabet)
+        words = timed_words(log_probs, spans, recognizer.alphabet, recognizer.frame_seconds)
         texts.append(" ".join(w.word for w in words))
         confidences.append([w.confidence for w in words])
     return {"decoding": "greedy", **confidence_quality(references, texts, confidences)}

@@ -18,8 +18,58 @@ PROGRESS_SECONDS = 120  # recordings at least this long show a progress bar
 def transcribe_command(args) -> int:
     from pipelines.tasks.asr.lm_commands import transcriber
     from pipelines.tasks.asr.long_transcription import segment_config, transcribe_long
-    from seq2seq.speech.lm_decoding import LMDecoder
 
+    sources = recording_sources(args)
+    if args.n_best < 1:
+        raise ValueError(f"--n-best {args.n_best}: expected at least 1")
+    model, beam = transcriber(args)
+    if args.n_best > 1 and beam is None:
+        raise ValueError("--n-best needs beam search: --beam-size 2 or more, or an LM")
+    segmenting = segment_config(
+        model.config, max_seconds=args.max_segment_seconds, min_pause=args.min_pause
+    )
+
+    def transcribe(source, bar):
+        return transcribe_long(model, source, beam, args.n_best, segmenting, bar)
+
+    return write_recordings(
+        args,
+        sources,
+        transcribe,
+        lambda transcript: render(transcript, args.format, args.n_best),
+        SUFFIXES[args.format],
+        TSV_HEADER if args.format == "tsv" else "",
+    )
+
+
+def add_recording_options(parser, longest: str):
+    """`--out-dir`, `--max-segment-seconds` (its default described by `longest`) and
+    `--min-pause`: what `transcribe` and `speech_translate` share."""
+    parser.add_argument(
+        "--out-dir",
+        default=None,
+        help="write DIR/<name>.<format> per recording instead of printing (needed for srt "
+        "and vtt with several recordings)",
+    )
+    parser.add_argument(
+        "--max-segment-seconds", type=float, default=None, help=f"longest segment ({longest})"
+    )
+    parser.add_argument(
+        "--min-pause", type=float, default=0.3, help="seconds of non-speech that end a segment"
+    )
+
+
+def add_audio_argument(parser):
+    parser.add_argument(
+        "audio",
+        nargs="*",
+        help="audio files; - reads one recording's WAV/FLAC bytes from stdin (default: paths "
+        "from stdin, one a line)",
+    )
+
+
+def recording_sources(args) -> list[str]:
+    """The recordings to read: the audio arguments, else paths on stdin one a line."""
     sources = args.audio or [line.strip() for line in sys.stdin if line.strip()]
     if not sources:
         raise ValueError("no audio given: name files, or - for audio bytes on stdin")
@@ -27,33 +77,30 @@ def transcribe_command(args) -> int:
         raise ValueError("- (audio on stdin) cannot be combined with other recordings")
     if args.format in ("srt", "vtt") and len(sources) > 1 and not args.out_dir:
         raise ValueError(f"--format {args.format} with several recordings needs --out-dir")
-    if args.n_best < 1:
-        raise ValueError(f"--n-best {args.n_best}: expected at least 1")
-    model, beam = transcriber(args)
-    if beam is None and (args.beam_size or 1) > 1:
-        beam = LMDecoder(None, beam_size=args.beam_size)
-    if args.n_best > 1 and beam is None:
-        raise ValueError("--n-best needs beam search: --beam-size 2 or more, or an LM")
-    segmenting = segment_config(
-        model.config, max_seconds=args.max_segment_seconds, min_pause=args.min_pause
-    )
-    if args.format == "tsv" and not args.out_dir:
-        sys.stdout.write(TSV_HEADER)
+    return sources
+
+
+def write_recordings(args, sources, process, text_of, suffix: str, header: str) -> int:
+    """`process(source, progress bar or None)` for each recording, its `text_of(result)` printed
+    (after `header` once) or written to `args.out_dir/<name><suffix>` (each file with
+    `header`); an unreadable recording is reported and the others go on. Returns the exit
+    status: 1 when a recording could not be read."""
+    if header and not args.out_dir:
+        sys.stdout.write(header)
     errors = 0
     for source in sources:
         try:
             with _progress(source) as bar:
-                transcript = transcribe_long(model, source, beam, args.n_best, segmenting, bar)
+                result = process(source, bar)
         except AudioError as err:
             print(f"error: {err}", file=sys.stderr)
             errors += 1
             continue
-        text = render(transcript, args.format, args.n_best)
+        text = text_of(result)
         if args.out_dir:
             name = "stdin" if source == "-" else Path(source).stem
-            header = TSV_HEADER if args.format == "tsv" else ""
-            path = write_text(Path(args.out_dir) / f"{name}{SUFFIXES[args.format]}", header + text)
-            print(f"{transcript.source}: {path}", file=sys.stderr)
+            path = write_text(Path(args.out_dir) / f"{name}{suffix}", header + text)
+            print(f"{result.source}: {path}", file=sys.stderr)
         else:
             sys.stdout.write(text)
             sys.stdout.flush()

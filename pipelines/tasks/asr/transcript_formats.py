@@ -47,17 +47,21 @@ def render(transcript, kind: str, n_best: int = 1) -> str:
         )
     if kind == "json":
         return json.dumps(transcript.as_dict(), ensure_ascii=False) + "\n"
+    if kind in ("srt", "vtt"):
+        return subtitles(cues(transcript), kind)
+    raise ValueError(f"format {kind!r}: expected one of {FORMATS}")
+
+
+def subtitles(cue_list, kind: str) -> str:
+    """SubRip (`kind` srt) or WebVTT (vtt) text of cues (start, end, text)."""
     if kind == "srt":
         return "\n".join(
             f"{i}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{text}\n"
-            for i, (start, end, text) in enumerate(cues(transcript), 1)
+            for i, (start, end, text) in enumerate(cue_list, 1)
         )
-    if kind == "vtt":
-        return "WEBVTT\n\n" + "\n".join(
-            f"{_clock(start, '.')} --> {_clock(end, '.')}\n{text}\n"
-            for start, end, text in cues(transcript)
-        )
-    raise ValueError(f"format {kind!r}: expected one of {FORMATS}")
+    return "WEBVTT\n\n" + "\n".join(
+        f"{_clock(start, '.')} --> {_clock(end, '.')}\n{text}\n" for start, end, text in cue_list
+    )
 
 
 def cues(transcript) -> list[tuple[float, float, str]]:
@@ -79,18 +83,19 @@ def cues(transcript) -> list[tuple[float, float, str]]:
         end = max(end, start + MIN_SECONDS)
         if following is not None:
             end = max(min(end, following), group[-1].end)
-        out.append((start, end, "\n".join(_lines([w.word for w in group]))))
+        out.append((start, end, "\n".join(subtitle_lines([w.word for w in group]))))
     return out
 
 
 def _fits(words, word) -> bool:
     if word.start - words[-1].end >= BREAK_SECONDS or word.end - words[0].start > MAX_SECONDS:
         return False
-    return len(_lines([w.word for w in words] + [word.word])) <= MAX_LINES
+    return len(subtitle_lines([w.word for w in words] + [word.word])) <= MAX_LINES
 
 
-def _lines(words) -> list[str]:
-    """Greedy line filling within MAX_CHARS (a longer single word gets its own line)."""
+def subtitle_lines(words) -> list[str]:
+    """Words filled greedily into lines of at most MAX_CHARS characters (a longer single word
+    gets its own line)."""
     lines = []
     for word in words:
         if lines and len(lines[-1]) + 1 + len(word) <= MAX_CHARS:

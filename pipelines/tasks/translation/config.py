@@ -7,6 +7,7 @@
 import dataclasses
 from typing import ClassVar
 
+from data_prep.speech.transcripts import LANGUAGES
 from seq2seq.config import refuse_inapplicable, validate
 from seq2seq.recurrent import recurrent_rules
 from seq2seq.training.fit import TrainConfig as SharedTrainConfig
@@ -35,6 +36,13 @@ class DataConfig:
             (counted and reported).
         batch_tokens: padded tokens per batch (batches are bucketed by length).
         cache: keep the tokenized data in memory after the first epoch.
+        source_language: the source side's language (en or es): how `asr_style` writes it,
+            and what a recognizer chained before this translator must write
+            (`pipelines.speech_translate`).
+        asr_style: share of the training pairs (drawn per pair with `train.seed`) whose
+            source is shown as a speech recognizer writes it: lower case, no punctuation,
+            numbers spelled out (`normalize_transcript`), so the translator also reads
+            recognizer output. 0 leaves the corpus as it is.
     """
 
     train: str = "data/bible/train.tsv"
@@ -48,6 +56,8 @@ class DataConfig:
     max_length: int = 128
     batch_tokens: int = 4096
     cache: bool = True
+    source_language: str = "es"
+    asr_style: float = 0.0
 
     def __post_init__(self):
         validate(
@@ -61,6 +71,12 @@ class DataConfig:
                 ("subword_model", self.subword_model in ("unigram", "bpe"), "unigram or bpe"),
                 ("max_length", self.max_length >= 2, "at least 2"),
                 ("batch_tokens", self.batch_tokens >= self.max_length, "at least max_length"),
+                (
+                    "source_language",
+                    self.source_language in LANGUAGES,
+                    f"one of {', '.join(LANGUAGES)}",
+                ),
+                ("asr_style", 0 <= self.asr_style <= 1, "a share, 0 to 1"),
             ],
         )
 

@@ -10,11 +10,13 @@ import dataclasses
 import json
 import logging
 import math
+import random
 import shutil
 from pathlib import Path
 
 import sacrebleu
 
+from data_prep.speech.transcripts import normalize_transcript
 from data_prep.text.parallel import extra_references, read_parallel
 from data_prep.text.pipeline import length_counts, make_translation_dataset
 from data_prep.text.subword import SubwordTokenizer
@@ -47,6 +49,24 @@ def read_split(config: DataConfig, split: str, filter_long: bool = True):
             f"(dropped: {dict(report.dropped) or 'none, the file is empty'})"
         )
     return pairs, report
+
+
+def asr_style(pairs, share: float, language: str, seed: int):
+    """`pairs` with a `share` of their sources (drawn per pair with `seed`) written as a
+    speech recognizer writes them (`normalize_transcript` in `language`: lower case, no
+    punctuation, numbers spelled out), and how many were rewritten. A source that would come
+    out empty stays as it is."""
+    if share <= 0:
+        return list(pairs), 0
+    rng = random.Random(f"{seed}-asr-style")
+    out, styled = [], 0
+    for source, target in pairs:
+        if rng.random() < share and (plain := normalize_transcript(source, language)):
+            out.append((plain, target))
+            styled += 1
+        else:
+            out.append((source, target))
+    return out, styled
 
 
 def tokenizers(run: RunDir, config: DataConfig, pairs):
@@ -131,6 +151,12 @@ class TranslationTask(base.Task):
             read_split(config.data, split) for split in ("train", "dev")
         )
         print(f"training pairs: {len(train_pairs)}, dev pairs: {len(dev_pairs)}")
+        data = config.data
+        train_pairs, styled = asr_style(
+            train_pairs, data.asr_style, data.source_language, config.train.seed
+        )
+        if styled:
+            print(f"{styled} training sources in recognizer style (data.asr_style)")
         source_tokenizer, target_tokenizer = tokenizers(run, config.data, train_pairs)
         summary = {}
         for split, pairs, report in [
@@ -143,6 +169,7 @@ class TranslationTask(base.Task):
             summary[split] = {
                 "file": getattr(config.data, split),
                 **report.summary(),
+                **({"asr_style_sources": styled} if split == "train" else {}),
                 "longer_than_max_length_tokens": too_long,
                 "target_tokens_per_epoch": tokens,
             }

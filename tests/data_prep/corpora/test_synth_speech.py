@@ -6,7 +6,8 @@ import soundfile as sf
 
 from data_prep.corpora import engines as tts
 from data_prep.corpora.neural_voices import HIBARI_VOICES
-from data_prep.corpora.synth_speech import _speak, main, plan_split, synthesize
+from data_prep.corpora.plans import plan_split
+from data_prep.corpora.synth_speech import _speak, main, synthesize
 from data_prep.corpora.voices import TRAIN_SHARES, VARIANTS, persons
 from data_prep.speech.manifest import read_manifest
 from data_prep.text.normalize import split_utterances
@@ -226,6 +227,71 @@ def test_a_missing_neural_engine_says_what_to_install(tmp_path, capsys, monkeypa
 def test_bad_options_give_clear_errors(tmp_path, capsys, arguments, message):
     text = tmp_path / "text.txt"
     text.write_text("In the beginning God created the heavens and the earth.\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["--text", str(text), "--out", str(tmp_path / "out"), *arguments])
+    assert exit_.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_spanish_plans_use_spanish_accents_and_verses_keep_whole_lines():
+    lines = ["En el principio creó Dios los cielos y la tierra, y la tierra estaba desordenada."]
+    texts = lines * 40
+    train = plan_split(texts, "train", "out", 200, 0, ALL, language="es")
+    assert {j.engine for j in train} == {"espeak-ng", "kokoro"}
+    espeak = [j for j in train if j.engine == "espeak-ng"]
+    assert {j.voice.split("+")[0] for j in espeak} == {"es", "es-419"}
+    assert all(j.params["language"] == "es" for j in train)
+    english = plan_split(texts, "train", "out", 200, 0, ALL)
+    assert all("language" not in j.params for j in english)  # English plans are unchanged
+    held = plan_split(texts, "test_voices", "out", 20, 0, ALL, language="es")
+    assert {j.speaker for j in held} == {"kokoro:jf_nezumi"}
+    translations = [f"translation {i}" for i in range(len(texts))]
+    verses = plan_split(texts, "test_verses", "out", 5, 0, ALL, None, 0.0, "es", translations)
+    assert [j.text for j in verses] == [lines[0]] * 5  # whole lines, not clauses
+    assert all(j.extra["translation"].startswith("translation ") for j in verses)
+    assert {j.voice.split("+")[1] for j in verses} <= set(VARIANTS["test"])
+    neural = plan_split(
+        texts, "test_verses_voices", "out", 5, 0, ALL, None, 0.0, "es", translations
+    )
+    assert [j.extra for j in neural] == [j.extra for j in verses]  # the same lines
+    assert {j.engine for j in neural} == {"kokoro"}
+    with pytest.raises(ValueError, match="one translation per line"):
+        plan_split(texts, "test_verses", "out", 5, 0, ALL, language="es")
+
+
+def test_spanish_corpus_with_verses_from_the_command_line(tmp_path):
+    corpus = tmp_path / "bible.tsv"
+    corpus.write_text(
+        "Y dijo Dios: Sea la luz, y fué la luz.\tAnd God said, let there be light.\n"
+        "Y vió Dios que la luz era buena.\tGod saw the light, and saw that it was good.\n"
+        "\tAn English line without its Spanish one.\n"
+    )
+    out = tmp_path / "es"
+    main(
+        ["--language", "es", "--text", str(corpus), "--column", "1", "--test-text", str(corpus)]
+        + ["--dev-text", str(corpus), "--out", str(out), "--train-utterances", "3"]
+        + ["--dev-utterances", "1", "--test-utterances", "1", "--verses", "2"]
+        + ["--translation-column", "2", "--engines", "espeak", "--no-test-voices"]
+    )
+    verses = read_manifest(out / "test_verses.jsonl")
+    assert sorted(e["translation"] for e in verses) == [
+        "And God said, let there be light.",
+        "God saw the light, and saw that it was good.",
+    ]
+    assert all(e["language"] == "es" and e["voice"].startswith("es") for e in verses)
+    assert not (out / "test_verses_voices.jsonl").exists()
+    assert len(read_manifest(out / "train.jsonl")) == 2  # the two Spanish lines
+
+
+@pytest.mark.parametrize(
+    "arguments, message",
+    [
+        (["--language", "es", "--festival"], "festival's kal speaks English only"),
+        (["--verses", "3"], "--verses needs --test-text and its --translation-column"),
+    ],
+)
+def test_spanish_and_verse_options_refuse_what_cannot_work(tmp_path, capsys, arguments, message):
+    text = tmp_path / "text.txt"
+    text.write_text("En el principio creó Dios los cielos y la tierra.\n")
     with pytest.raises(SystemExit) as exit_:
         main(["--text", str(text), "--out", str(tmp_path / "out"), *arguments])
     assert exit_.value.code == 2 and message in capsys.readouterr().err

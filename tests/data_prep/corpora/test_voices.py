@@ -74,3 +74,23 @@ def test_speakers_of_voices_and_their_persons():
     assert {speaker_of(hibari, v) for v in hibari.voices} == {"kokoro:af_heart"}
     assert speaker_of(by_name["dev", "espeak"], "en-gb+m8") == "espeak-ng+m8"
     assert persons("espeak-ng+m8") == {"espeak-ng+m8"} and persons("ked") == {"ked"}
+
+
+def test_spanish_speakers_are_held_out_by_person_and_speak_spanish():
+    from data_prep.corpora.voices import SPANISH_ACCENTS, SPANISH_SPEAKERS, speakers
+
+    splits_of = {}
+    for source in SPANISH_SPEAKERS:
+        for person in source.persons():
+            splits_of.setdefault(person, set()).add(source.split)
+    assert all(len(splits) == 1 for splits in splits_of.values()), splits_of
+    assert splits_of["kokoro:jf_nezumi"] == {"test_voices"}
+    espeak = [s for s in SPANISH_SPEAKERS if s.engine == "espeak-ng"]
+    assert {s.split for s in espeak} == {"train", "dev", "test"}
+    assert all(s.accents == SPANISH_ACCENTS == ("es", "es-419") for s in espeak)
+    assert speakers("es")[1] == {"espeak": 0.97, "kokoro": 0.03}
+    assert parse_shares("kokoro=0", "es") == {"kokoro": 0.0}
+    with pytest.raises(ValueError, match="unknown 'hibari'"):
+        parse_shares("hibari=1", "es")  # hibari speaks English only
+    with pytest.raises(ValueError, match="language 'fr'"):
+        speakers("fr")

@@ -61,6 +61,28 @@ def test_select_filters_with_counts(cache, caplog):
     assert "filtered" not in caplog.text
 
 
+def test_spanish_labels_keep_their_letters_and_encode_in_the_spanish_alphabet(tmp_path):
+    texts = ["¿Qué año?", "Señor, 2 niños."]
+    entries = [
+        {"audio_filepath": str(write_tone(tmp_path / f"{i}.wav", 1.0)), "duration": 1.0, "text": t}
+        for i, t in enumerate(texts)
+    ]
+    write_manifest(entries, tmp_path / "es.jsonl")
+    cache = FeatureCache(
+        build_feature_cache(tmp_path / "es.jsonl", tmp_path / "c", CONFIG, None, 1)
+    )
+    _, labels, _ = select_utterances(cache, lambda n: n, 300, language="es")
+    assert labels == ["qué año", "señor dos niños"]
+    assert select_utterances(cache, lambda n: n, 300, language="en")[1] == [
+        "que ano",
+        "senor two ninos",
+    ]
+    spanish = CharacterVocabulary("es")
+    _, labels_batch = next(iter(make_speech_dataset(cache, spanish, lambda n: n, 10_000, 300)))
+    decoded = sorted(t.decode() for t in spanish.decode(labels_batch).numpy())
+    assert decoded == ["qué año", "señor dos niños"]
+
+
 def test_batches_are_right_padded_with_true_lengths(cache):
     ds = make_speech_dataset(
         cache,

@@ -46,7 +46,8 @@ def test_normalize_spanish_keeps_its_letters(text, expected):
 
 def test_spanish_vocabulary_round_trip():
     spanish = LANGUAGES["es"]
-    vocabulary = CharacterVocabulary(spanish.alphabet)
+    vocabulary = CharacterVocabulary("es")
+    assert vocabulary.alphabet == spanish.alphabet and vocabulary.language is spanish
     assert vocabulary.vocab_size == spanish.vocab_size == 35
     text = normalize_transcript("¡Año nuevo, vida nueva! Mañana, 21 pingüinos.", "es")
     assert set(text) <= set(spanish.alphabet) and "ñ" in text
