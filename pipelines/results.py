@@ -132,9 +132,45 @@ def record(run_dir, name: str, task: str, commands, results=None, **extra) -> Pa
     return out
 
 
+def record_chain(reports, name: str, commands, results=None, **extra) -> Path:
+    """Copies speech-translation reports (folders written by `speech_translate --evaluate`,
+    each holding report.json) into `results/speech_translate/<name>/<folder name>/` and writes
+    `environment.json` (the commit, CPU, versions and commands; with `extra`: `note`,
+    `wall_minutes`). Refuses a folder without a report and an existing result."""
+    if not NAME.fullmatch(name):
+        raise ValueError(f"--name {name!r}: letters, digits, _ and - only")
+    folders = [Path(r) for r in reports]
+    for folder in folders:
+        if not (folder / "report.json").is_file():
+            raise FileNotFoundError(f"{folder / 'report.json'} not found: run --evaluate first")
+    out = Path(results or ROOT / "results") / "speech_translate" / name
+    if out.exists():
+        raise ValueError(f"{out} exists: remove it to record {name} again")
+    info = Path("/proc/cpuinfo")
+    env = {
+        "name": name,
+        "task": "speech_translate",
+        "recorded": datetime.date.today().isoformat(),
+        "commit": _run(["git", "rev-parse", "HEAD"]) or None,
+        "dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "cpu": cpu(info.read_text(encoding="utf-8") if info.exists() else ""),
+        "python": platform.python_version(),
+        "tensorflow": _version("tensorflow"),
+        "keras": _version("keras"),
+        "commands": list(commands),
+        **{k: v for k, v in extra.items() if v is not None},
+    }
+    for folder in folders:
+        (out / folder.name).mkdir(parents=True)
+        shutil.copyfile(folder / "report.json", out / folder.name / "report.json")
+    text = json.dumps(env, indent=2, ensure_ascii=False)
+    (out / "environment.json").write_text(text + "\n", encoding="utf-8")
+    return out
+
+
 def expected_files(root) -> dict[Path, str]:
     """{path: content} of every file `build` writes under `root`."""
-    from pipelines.reports import results_pages, speed_page
+    from pipelines.reports import chain_page, results_pages, speed_page
 
     root = Path(root)
     pages = {
@@ -142,8 +178,10 @@ def expected_files(root) -> dict[Path, str]:
         for task, (page, _, _) in results_pages.TASKS.items()
     }
     pages[root / "docs/results/speed.md"] = speed_page.page(root)
+    pages[root / "docs/results" / chain_page.PAGE] = chain_page.page(root)
     readme = root / "README.md"
-    pages[readme] = results_pages.with_headlines(readme.read_text(encoding="utf-8"), root)
+    text = results_pages.with_headlines(readme.read_text(encoding="utf-8"), root)
+    pages[readme] = chain_page.with_headline(text, root)
     return pages
 
 
@@ -190,6 +228,27 @@ def _parser():
     rec.add_argument("--note", help="a sentence every table of this result shows")
     rec.add_argument("--wall-minutes", type=float, help="the commands' wall time, if measured")
     rec.add_argument("--results", default=None, help="results folder (default: results/)")
+    chain = commands.add_parser(
+        "record-chain",
+        help="copy speech translation reports into results/speech_translate/<name>/",
+        description="Copies each REPORT folder's report.json (written by `python -m "
+        "pipelines.speech_translate --evaluate MANIFEST --out REPORT`) into "
+        "results/speech_translate/<name>/<folder name>/ and writes environment.json. Record "
+        "the recognizer and the translator runs with `record`. Then run `build`.",
+    )
+    chain.add_argument("--report", dest="reports", action="append", required=True)
+    chain.add_argument("--name", required=True, help="the result's name (letters, digits, _ -)")
+    chain.add_argument(
+        "--command",
+        dest="commands",
+        action="append",
+        required=True,
+        metavar="CMD",
+        help="a command that produced the reports, exactly as run (repeat, in order)",
+    )
+    chain.add_argument("--note", help="a sentence every table of this result shows")
+    chain.add_argument("--wall-minutes", type=float, help="the commands' wall time, if measured")
+    chain.add_argument("--results", default=None, help="results folder (default: results/)")
     bld = commands.add_parser(
         "build",
         help="write docs/results/*.md and the README's tables from the committed files",
@@ -209,6 +268,11 @@ def main(argv=None):
         if args.command == "record":
             extra = {"note": args.note, "wall_minutes": args.wall_minutes}
             out = record(args.run_dir, args.name, args.task, args.commands, args.results, **extra)
+            print(f"recorded {out}; now run: python -m pipelines.results build")
+            return
+        if args.command == "record-chain":
+            extra = {"note": args.note, "wall_minutes": args.wall_minutes}
+            out = record_chain(args.reports, args.name, args.commands, args.results, **extra)
             print(f"recorded {out}; now run: python -m pipelines.results build")
             return
         differing = build(args.root, args.check)

@@ -22,7 +22,9 @@ from tests.helpers import run_command
 
 ROOT = Path(__file__).resolve().parents[2]
 README = "# Toolkit\n\n<!-- results:translate begin -->\nold\n<!-- results:translate end -->\n\n"
-README += "<!-- results:asr begin -->\n<!-- results:asr end -->\n\nThe end.\n"
+README += "<!-- results:asr begin -->\n<!-- results:asr end -->\n\n"
+README += "<!-- results:speech_translate begin -->\n<!-- results:speech_translate end -->\n"
+README += "\nThe end.\n"
 CPUINFO = """processor\t: 0
 model name\t: Example CPU @ 2.00GHz
 flags\t\t: fpu sse2 avx avx2 avx512f avx512_bf16 amx_tile amx_bf16 fma
@@ -144,6 +146,77 @@ def test_record_and_build_write_the_tables(fake_runs, tmp_path):
     (root / "README.md").write_text(readme.replace("| 100.00 |", "| 100.01 |"))
     result = _cli("build", "--check", "--root", str(root), expect=1)
     assert "README.md: differs" in result.stderr
+
+
+def _chain_report(folder: Path, speakers) -> Path:
+    """A report as `speech_translate --evaluate` writes it (scores made up, shapes real)."""
+
+    def scores(wer, bleu):
+        text = {"bleu": bleu, "chrf": 50.0, "ter": 60.0}
+        return {
+            "asr": {"wer": wer, "cer": wer / 2},
+            "translation": {"chain": text, "gold": {**text, "bleu": 40.0}, "asr_style": text},
+            "chain_share_of_gold_bleu": round(bleu / 40.0, 4),
+            "signature": {},
+        }
+
+    report = {
+        "manifest": "data/speech_es/test_verses.jsonl",
+        "runs": {"asr": "runs/asr_es", "translate": "runs/mt"},
+        "language": "es",
+        "utterances": 3,
+        "unreadable": [],
+        "audio_seconds": 30.0,
+        "real_time_factor": 0.25,
+        "decoding": {"asr": {"strategy": "greedy", "beam_size": 1}, "translate_beam_size": 5},
+        **scores(12.5, 34.0),
+        "by_speaker": {s: {"utterances": n, **scores(10.0, 30.0)} for s, n in speakers},
+        "subtitles": {"audio": "v.wav", "srt": "1\n00:00:00,500 --> 00:00:02,000\nThe king.\n"},
+        "samples": [{"audio": "v.wav", "source": "El rey.", "transcript": "el rey"}],
+    }
+    folder.mkdir(parents=True)
+    (folder / "report.json").write_text(json.dumps(report))
+    return folder
+
+
+def test_chain_reports_are_recorded_and_built_into_their_page(tmp_path):
+    root = _root(tmp_path)
+    verses = _chain_report(tmp_path / "reports/test_verses", [("espeak-ng+m7", 2), ("f4", 1)])
+    _cli(
+        *("record-chain", "--report", str(verses), "--name", "chain_small"),
+        *("--command", "make speech-translate", "--note", "Synthetic voices."),
+        *("--results", str(root / "results")),
+    )
+    kept = root / "results/speech_translate/chain_small"
+    assert (kept / "test_verses/report.json").exists()
+    assert json.loads((kept / "environment.json").read_text())["commands"] == [
+        "make speech-translate"
+    ]
+    _cli("build", "--root", str(root))
+    readme = (root / "README.md").read_text()
+    link = "[chain_small](docs/results/speech_translation.md#chain_small)"
+    assert f"| {link} | test_verses | 3 | 12.50 | 6.25 | 34.00 | 40.00 | 34.00 | 85.0% |" in readme
+    assert "- chain_small: Synthetic voices." in readme
+    assert "`v.wav` says “El rey.”; the recognizer heard “el rey”." in readme
+    assert "```\n1\n00:00:00,500 --> 00:00:02,000\nThe king.\n```" in readme
+    page = (root / "docs/results/speech_translation.md").read_text()
+    assert "### test_verses (3 recordings, 0.5 min)" in page
+    assert "| espeak-ng+m7 | 2 | 10.00 | 5.00 | 30.00 | 40.00 | 30.00 | 75.0% |" in page
+    _cli("build", "--check", "--root", str(root))
+    (root / "README.md").write_text(readme.replace("| 85.0% |", "| 86.0% |"))
+    assert "README.md: differs" in _cli("build", "--check", "--root", str(root), expect=1).stderr
+    again = _cli(
+        *("record-chain", "--report", str(verses), "--name", "chain_small", "--command", "x"),
+        *("--results", str(root / "results")),
+        expect=2,
+    )
+    assert "chain_small exists" in again.stderr
+    missing = _cli(
+        *("record-chain", "--report", str(tmp_path), "--name", "other", "--command", "x"),
+        *("--results", str(root / "results")),
+        expect=2,
+    )
+    assert "report.json not found: run --evaluate first" in missing.stderr
 
 
 def test_a_pretrained_encoder_is_named_in_every_table(fake_runs, tmp_path):

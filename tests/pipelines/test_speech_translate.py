@@ -180,6 +180,8 @@ def test_chain_command_and_evaluation(
     assert sum(s["utterances"] for s in report["by_speaker"].values()) == 4
     assert all(s.startswith("espeak-ng+") for s in report["by_speaker"])
     assert report["runs"] == {"asr": str(run), "translate": str(translation_run)}
+    cues = list(srt.parse(report["subtitles"]["srt"]))  # the first recording's subtitles
+    assert report["subtitles"]["audio"] == report["samples"][0]["audio"] and cues
     markdown = (report_dir / "report.md").read_text()
     assert markdown.startswith("# Speech translation report: test_verses.jsonl")
     assert "| all | 4 |" in markdown

@@ -21,6 +21,7 @@ from data_prep.speech.manifest import read_manifest
 from data_prep.speech.transcripts import normalize_transcript
 from pipelines.reports.evaluation import score_transcripts, score_translations
 from pipelines.tasks.speech_translation.chain import translate_recording
+from pipelines.tasks.speech_translation.formats import render
 from seq2seq.files import write_text
 
 SOURCES = ("chain", "gold", "asr_style")  # what the translator read
@@ -57,7 +58,7 @@ def evaluate_chain(
     `runs` ({"asr": path, "translate": path}) goes into the report as it is."""
     language = recognizer.config.data.language
     entries = read_pairs(manifest, limit)
-    transcripts, outputs, kept, unreadable = [], [], [], []
+    transcripts, outputs, kept, unreadable, first = [], [], [], [], None
     started = time.perf_counter()
     for entry in tqdm(entries, desc="speech-translating", unit="utt"):
         try:
@@ -68,6 +69,7 @@ def evaluate_chain(
             unreadable.append({"audio_filepath": entry["audio_filepath"], "error": str(err)})
             continue
         kept.append(entry)
+        first = first or result
         transcripts.append(result.transcript.text)
         outputs.append(result.text)
     seconds = time.perf_counter() - started
@@ -104,6 +106,10 @@ def evaluate_chain(
                 [references[i] for i in rows],
             )
             for speaker, rows in _groups(speakers).items()
+        },
+        "subtitles": {  # the first recording's English subtitles, as --format srt writes them
+            "audio": Path(kept[0]["audio_filepath"]).name,
+            "srt": render(first, "srt"),
         },
         "samples": [
             {
