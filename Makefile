@@ -21,7 +21,8 @@ QUICK_SET := train.epochs=1 train.max_minutes=2 model.units=64 model.embedding_d
 ASR_RUN ?= runs/asr_small
 ASR_CONFIG ?= configs/asr/synth_small.yaml
 SPEECH ?= $(if $(QUICK),data/speech_quick,data/speech)
-SPEECH_SIZES := $(if $(QUICK),600 50 60,12000 300 500)
+# train, dev, test utterances, and the held-out voices' (Kokoro, ~4 CPU s each: a few in QUICK)
+SPEECH_SIZES := $(if $(QUICK),600 50 60 20,12000 300 500 500)
 # Share of training utterances cut to 1-3 of their own words (data_prep.text.normalize.short_pieces);
 # a corpus with another share needs its own folder: make voices SPEECH=data/speech_short
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
@@ -124,7 +125,7 @@ speech-translate: system-deps install corpus spanish-speech-corpus
 	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(TRANSLATE_RUN) \
 		$(if $(QUICK),--set $(QUICK_SET))
 	$(PY) -m pipelines.translate train --config $(CONFIG) --run-dir $(ST_TRANSLATE_RUN) \
-		--init-from $(TRANSLATE_RUN) --set data.asr_style=0.3 train.epochs=2 train.max_minutes=10 \
+		--init-from $(TRANSLATE_RUN) --set data.asr_style=0.3 train.epochs=2 train.max_minutes=20 \
 		$(if $(QUICK),$(QUICK_SET))
 	for manifest in test_verses test_verses_voices; do \
 		for translator in $(TRANSLATE_RUN) $(ST_TRANSLATE_RUN); do \
@@ -186,7 +187,7 @@ $(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/corpora/synth_spee
 	set -- $(SPEECH_SIZES); $(PY) -m data_prep.corpora.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
 		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival \
-		--short-share $(SHORT_SHARE)
+		--voices-utterances $$4 --short-share $(SHORT_SHARE)
 
 data/bible/train.es.txt: data/bible/train.tsv
 	cut -f1 $< > $@
