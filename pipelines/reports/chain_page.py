@@ -138,8 +138,10 @@ def headline(root) -> list[str]:
             link = f"[{result['name']}]({page_file}#{result['name'].lower()})"
             rows.append([link, *_row(name, report["utterances"], report)])
     lines = table(["result", *HEADER], rows, "llrrrrrrr")
-    first = next(iter(results[0]["reports"].values()), None)
-    lines += subtitles(first) if first else []
+    # the subtitles of the result whose chain scores best on its first set
+    firsts = [next(iter(r["reports"].values())) for r in results if r["reports"]]
+    if firsts:
+        lines += subtitles(max(firsts, key=lambda r: r["translation"]["chain"]["bleu"]))
     notes = [
         f"- {r['name']}: {r['environment']['note']}"
         for r in results

@@ -194,8 +194,13 @@ def _final(report: dict) -> dict:
     return report["results"][-1]
 
 
+LANGUAGE_NAMES = {"en": "English", "es": "Spanish"}
+
+
 def headline(root, task: str) -> list[str]:
-    """The README's table of `task`: one row per result, the final decoding of every set."""
+    """The README's table of `task`: one row per result, the final decoding of every set; speech
+    results of another language than English get a table of their own (their sets share the
+    English sets' names)."""
     page_file = f"docs/results/{TASKS[task][0]}"
     results = load_results(root, task)
     if not results:
@@ -203,14 +208,33 @@ def headline(root, task: str) -> list[str]:
             "No committed run yet, see [CHANGELOG.md](CHANGELOG.md) for the figures measured "
             f"before results were committed; [{page_file}]({page_file}) fills in with the first."
         ]
+    groups = {}
+    for r in results:
+        groups.setdefault(r["config"].get("data", {}).get("language", "en"), []).append(r)
+    lines, notes = [], []
+    for language, members in sorted(groups.items(), key=lambda item: item[0] != "en"):
+        if len(groups) > 1 or language != "en":
+            name = LANGUAGE_NAMES.get(language, language)
+            lines += ([""] if lines else []) + [f"{name} (`data.language: {language}`):", ""]
+        lines += _headline_table(task, members, page_file)
+        for r in members:
+            if encoder_note(r):
+                notes.append(f"{r['name']}: trained by others on real speech: {encoder_note(r)}")
+            if r["environment"].get("note"):
+                notes.append(f"{r['name']}: {r['environment']['note']}")
+    lines += ["", f"Environment, every decoding and sample outputs: [{page_file}]({page_file})."]
+    return lines + [f"- {note}" for note in notes]
+
+
+def _headline_table(task: str, results: list[dict], page_file: str) -> list[str]:
     sets = list(dict.fromkeys(s for r in results for s in r["evaluations"]))
     metric = "BLEU" if task == "translate" else "WER %"
     header = ["result", "decoding", *(f"{s} {metric}" for s in sets), "epochs", "trained"]
-    rows, notes = [], []
+    key = "bleu" if task == "translate" else "wer"
+    rows = []
     for r in results:
         env, evaluations = r["environment"], r["evaluations"]
         first = next(iter(evaluations.values()), None)
-        key = "bleu" if task == "translate" else "wer"
         rows.append(
             [
                 f"[{r['name']}]({page_file}#{r['name'].lower()})",
@@ -220,13 +244,7 @@ def headline(root, task: str) -> list[str]:
                 env.get("trained", ""),
             ]
         )
-        if encoder_note(r):
-            notes.append(f"{r['name']}: trained by others on real speech: {encoder_note(r)}")
-        if env.get("note"):
-            notes.append(f"{r['name']}: {env['note']}")
-    lines = table(header, rows, "ll" + "r" * len(sets) + "rl")
-    lines += ["", f"Environment, every decoding and sample outputs: [{page_file}]({page_file})."]
-    return lines + [f"- {note}" for note in notes]
+    return table(header, rows, "ll" + "r" * len(sets) + "rl")
 
 
 def readme_block(task: str) -> tuple[str, str]:

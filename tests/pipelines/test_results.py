@@ -219,6 +219,28 @@ def test_chain_reports_are_recorded_and_built_into_their_page(tmp_path):
     assert "report.json not found: run --evaluate first" in missing.stderr
 
 
+def test_speech_results_of_another_language_get_their_own_table(fake_runs, tmp_path):
+    """Spanish and English speech sets share their names (test, test_voices): never one column."""
+    import dataclasses
+
+    from pipelines.tasks.asr.task import ASRConfig
+
+    _, asr = fake_runs
+    root = _root(tmp_path)
+    results.record(asr, "english", "asr", ["make voices"], root / "results")
+    spanish = tmp_path / "runs/asr_es"
+    shutil.copytree(asr, spanish)
+    config = ASRConfig()
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, language="es"))
+    save_config(config, spanish / "config.yaml")
+    results.record(spanish, "spanish", "asr", ["make speech-translate"], root / "results")
+    results.build(root)
+    readme = (root / "README.md").read_text()
+    english, rest = readme.split("Spanish (`data.language: es`):")
+    assert "English (`data.language: en`):" in english and "[english]" in english
+    assert "[spanish]" in rest and "[english]" not in rest.split("Environment")[0]
+
+
 def test_a_pretrained_encoder_is_named_in_every_table(fake_runs, tmp_path):
     """A run over an encoder trained elsewhere says so on its page and in the README."""
     _, asr = fake_runs
