@@ -44,3 +44,30 @@ def test_a_short_soak_loses_nothing(
     kinds = {key.split()[0] for key in result["outcomes"]}
     assert kinds == {"translate", "transcribe", "speech-translate", "health", "malformed"}
     assert result["requests"] >= 20 and result["memory_mb"]["samples"]
+
+
+def test_the_documented_fuzz_figures_are_the_committed_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = json.loads((root / "benchmarks/results/server_fuzz-cpu2-2026-12-07.json").read_text())
+    result = run["result"]
+    assert result["passed"] and result["server_errors"] == 0
+    text = " ".join((root / "docs/reliability.md").read_text().split())
+    assert f"{result['requests']:,} requests, {result['server_errors']} server errors" in text
+
+
+def test_the_documented_soak_figures_are_the_committed_run():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = json.loads((root / "benchmarks/results/server_soak-cpu2-2026-12-07.json").read_text())
+    result, memory = run["result"], run["result"]["memory_mb"]
+    assert result["passed"] and result["lost_or_unexpected"] == {} and result["minutes"] >= 10
+    text = " ".join((root / "docs/reliability.md").read_text().split())
+    assert f"{result['requests']:,} requests, none lost" in text
+    assert f"{memory['after_warmup']} MB after the warm-up, at most" in text
+    assert (
+        f"{memory['max_after_warmup']} MB after it (+{100 * memory['growth_after_warmup']:.1f}%)"
+        in text
+    )
