@@ -101,7 +101,10 @@ def test_the_time_budget_is_the_runs_across_a_resume(tmp_path, capsys):
     history = RunDir(run).history_csv
     with open(history, newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 and all(0 < float(r["elapsed_minutes"]) < 1 for r in rows)
+    minutes = [float(r["elapsed_minutes"]) for r in rows]
+    # The run's clock: positive and growing (a tiny epoch takes seconds, over a minute on a
+    # loaded machine: no upper bound here).
+    assert len(rows) == 2 and 0 < minutes[0] < minutes[1] < 15
     with open(history, "w", newline="") as f:  # as if the two epochs had taken 30 minutes
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -115,7 +118,9 @@ def test_the_time_budget_is_the_runs_across_a_resume(tmp_path, capsys):
     RunDir(run).complete.unlink()
     history = _fit_with(run, _compiled(), max_minutes=30.001)  # one more epoch crosses it
     assert history.epoch == [2]
-    assert 30.0 < RunDir(run).history()[-1]["elapsed_minutes"] < 31.0
+    # 30 minutes before the resume plus the new epoch's own time (seconds, or minutes on a
+    # loaded machine)
+    assert 30.0 < RunDir(run).history()[-1]["elapsed_minutes"] < 40.0
 
 
 def test_a_corrupt_backup_is_reported_and_the_one_before_it_used(tmp_path, capsys, caplog):
