@@ -83,7 +83,8 @@ def fuzz(args, url) -> dict:
             *("--request-timeout", "120", "--report-dir", folder),
         ]
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
+        # in the temporary folder: schemathesis keeps a cache folder where it runs
+        done = subprocess.run(command, capture_output=True, text=True, cwd=folder)
         seconds = time.perf_counter() - started
     answered = _counts(url) - before
     import httpx2
