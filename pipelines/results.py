@@ -62,9 +62,23 @@ def _version(package: str) -> str | None:
         return None
 
 
+def machine() -> dict:
+    """What every `environment.json` records about the code and the machine: the date, the git
+    commit (and local changes), the CPU, the Python, TensorFlow and Keras versions."""
+    info = Path("/proc/cpuinfo")
+    return {
+        "recorded": datetime.date.today().isoformat(),
+        "commit": _run(["git", "rev-parse", "HEAD"]) or None,
+        "dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "cpu": cpu(info.read_text(encoding="utf-8") if info.exists() else ""),
+        "python": platform.python_version(),
+        "tensorflow": _version("tensorflow"),
+        "keras": _version("keras"),
+    }
+
+
 def environment(run_dir: Path, commands: list[str], history: list[dict]) -> dict:
     """What `environment.json` records about the machine, the code and the run."""
-    info = Path("/proc/cpuinfo")
     complete = run_dir / "TRAINING_COMPLETE"
     gpus = (
         _run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"])
@@ -72,15 +86,9 @@ def environment(run_dir: Path, commands: list[str], history: list[dict]) -> dict
         else ""
     )
     return {
-        "recorded": datetime.date.today().isoformat(),
+        **machine(),
         "trained": datetime.date.fromtimestamp(complete.stat().st_mtime).isoformat(),
-        "commit": _run(["git", "rev-parse", "HEAD"]) or None,
-        "dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"])),
-        "cpu": cpu(info.read_text(encoding="utf-8") if info.exists() else ""),
         "gpus": [line for line in gpus.splitlines() if line],
-        "python": platform.python_version(),
-        "tensorflow": _version("tensorflow"),
-        "keras": _version("keras"),
         "commands": commands,
         "epochs": len(history),
         "training_minutes": round(history[-1]["elapsed_minutes"], 1)
@@ -146,17 +154,10 @@ def record_chain(reports, name: str, commands, results=None, **extra) -> Path:
     out = Path(results or ROOT / "results") / "speech_translate" / name
     if out.exists():
         raise ValueError(f"{out} exists: remove it to record {name} again")
-    info = Path("/proc/cpuinfo")
     env = {
         "name": name,
         "task": "speech_translate",
-        "recorded": datetime.date.today().isoformat(),
-        "commit": _run(["git", "rev-parse", "HEAD"]) or None,
-        "dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"])),
-        "cpu": cpu(info.read_text(encoding="utf-8") if info.exists() else ""),
-        "python": platform.python_version(),
-        "tensorflow": _version("tensorflow"),
-        "keras": _version("keras"),
+        **machine(),
         "commands": list(commands),
         **{k: v for k, v in extra.items() if v is not None},
     }
@@ -197,6 +198,22 @@ def build(root=ROOT, check: bool = False) -> list[Path]:
     return differing
 
 
+def _add_record_options(parser, what: str):
+    """--name, --command, --note, --wall-minutes and --results: what both records take."""
+    parser.add_argument("--name", required=True, help="the result's name (letters, digits, _ -)")
+    parser.add_argument(
+        "--command",
+        dest="commands",
+        action="append",
+        required=True,
+        metavar="CMD",
+        help=f"a command that produced {what}, exactly as run (repeat, in order)",
+    )
+    parser.add_argument("--note", help="a sentence every table of this result shows")
+    parser.add_argument("--wall-minutes", type=float, help="the commands' wall time, if measured")
+    parser.add_argument("--results", default=None, help="results folder (default: results/)")
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m pipelines.results",
@@ -215,19 +232,8 @@ def _parser():
         "commands, epochs and training time). Then run `build`.",
     )
     rec.add_argument("--run-dir", required=True, help="a finished run with eval/ reports")
-    rec.add_argument("--name", required=True, help="the result's name (letters, digits, _ -)")
     rec.add_argument("--task", required=True, choices=sorted(TASK_KINDS))
-    rec.add_argument(
-        "--command",
-        dest="commands",
-        action="append",
-        required=True,
-        metavar="CMD",
-        help="a command that produced the run, exactly as run (repeat, in order)",
-    )
-    rec.add_argument("--note", help="a sentence every table of this result shows")
-    rec.add_argument("--wall-minutes", type=float, help="the commands' wall time, if measured")
-    rec.add_argument("--results", default=None, help="results folder (default: results/)")
+    _add_record_options(rec, "the run")
     chain = commands.add_parser(
         "record-chain",
         help="copy speech translation reports into results/speech_translate/<name>/",
@@ -237,18 +243,7 @@ def _parser():
         "the recognizer and the translator runs with `record`. Then run `build`.",
     )
     chain.add_argument("--report", dest="reports", action="append", required=True)
-    chain.add_argument("--name", required=True, help="the result's name (letters, digits, _ -)")
-    chain.add_argument(
-        "--command",
-        dest="commands",
-        action="append",
-        required=True,
-        metavar="CMD",
-        help="a command that produced the reports, exactly as run (repeat, in order)",
-    )
-    chain.add_argument("--note", help="a sentence every table of this result shows")
-    chain.add_argument("--wall-minutes", type=float, help="the commands' wall time, if measured")
-    chain.add_argument("--results", default=None, help="results folder (default: results/)")
+    _add_record_options(chain, "the reports")
     bld = commands.add_parser(
         "build",
         help="write docs/results/*.md and the README's tables from the committed files",

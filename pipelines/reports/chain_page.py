@@ -10,9 +10,8 @@ speaker. The recognizer and translator runs are results of their own tasks.
 """
 
 import json
-from pathlib import Path
 
-from pipelines.reports.results_pages import GENERATED, table
+from pipelines.reports.results_pages import GENERATED, recorded, table
 
 TASK = "speech_translate"
 PAGE = "speech_translation.md"
@@ -23,24 +22,20 @@ HEADER += ["BLEU from recognizer-style text", "chain / gold"]
 def load(root) -> list[dict]:
     """Every recorded chain result: {"name", "folder", "environment", "reports": {set: report}},
     newest first."""
-    found = []
-    for record in sorted(Path(root, "results", TASK).glob("*/environment.json")):
-        folder = record.parent
-        found.append(
-            {
-                "name": folder.name,
-                "folder": f"results/{TASK}/{folder.name}",
-                "environment": json.loads(record.read_text(encoding="utf-8")),
-                "reports": {
-                    path.parent.name: json.loads(path.read_text(encoding="utf-8"))
-                    for path in sorted(folder.glob("*/report.json"))
-                },
+    return [
+        result
+        | {
+            "reports": {
+                path.parent.name: json.loads(path.read_text(encoding="utf-8"))
+                for path in sorted(folder.glob("*/report.json"))
             }
-        )
-    return sorted(found, key=lambda r: r["environment"].get("recorded", ""), reverse=True)
+        }
+        for folder, result in recorded(root, TASK)
+    ]
 
 
-def _row(name, count, scores) -> list:
+def score_row(name, count, scores) -> list:
+    """The cells of HEADER for one set or speaker of a chain report (also its report.md's)."""
     text, share = scores["translation"], scores["chain_share_of_gold_bleu"]
     return [
         name,
@@ -86,8 +81,8 @@ def section(result: dict) -> list[str]:
             f"real-time factor {report['real_time_factor']:.3f}.",
             "",
         ]
-        rows = [_row("all", report["utterances"], report)]
-        rows += [_row(s, v["utterances"], v) for s, v in report["by_speaker"].items()]
+        rows = [score_row("all", report["utterances"], report)]
+        rows += [score_row(s, v["utterances"], v) for s, v in report["by_speaker"].items()]
         lines += table(HEADER, rows, "lrrrrrrr")
         lines += subtitles(report)
     return lines
@@ -136,7 +131,7 @@ def headline(root) -> list[str]:
     for result in results:
         for name, report in result["reports"].items():
             link = f"[{result['name']}]({page_file}#{result['name'].lower()})"
-            rows.append([link, *_row(name, report["utterances"], report)])
+            rows.append([link, *score_row(name, report["utterances"], report)])
     lines = table(["result", *HEADER], rows, "llrrrrrrr")
     # the subtitles of the result whose chain scores best on its first set
     firsts = [next(iter(r["reports"].values())) for r in results if r["reports"]]

@@ -30,27 +30,39 @@ GENERATED = (
 )
 
 
+def recorded(root, task: str) -> list[tuple[Path, dict]]:
+    """(folder, {"name", "folder", "environment"}) of every result recorded under
+    `root/results/<task>/` (a folder with an `environment.json`), newest first."""
+    found = [
+        (
+            record.parent,
+            {
+                "name": record.parent.name,
+                "folder": f"results/{task}/{record.parent.name}",
+                "environment": json.loads(record.read_text(encoding="utf-8")),
+            },
+        )
+        for record in sorted(Path(root, "results", task).glob("*/environment.json"))
+    ]
+    return sorted(found, key=lambda item: item[1]["environment"].get("recorded", ""), reverse=True)
+
+
 def load_results(root, task: str) -> list[dict]:
     """Every recorded result of `task` under `root/results/<task>/`: {"name", "folder",
     "environment", "config", "history", "evaluations": {set: report}}, newest first."""
-    results = []
-    for record in sorted(Path(root, "results", task).glob("*/environment.json")):
-        folder = record.parent
-        results.append(
-            {
-                "name": folder.name,
-                "folder": f"results/{task}/{folder.name}",
-                "environment": json.loads(record.read_text(encoding="utf-8")),
-                "config": yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")),
-                "history": RunDir(folder).history(),
-                "encoder": _read_json(folder / "encoder.json"),
-                "evaluations": {
-                    path.parent.name: json.loads(path.read_text(encoding="utf-8"))
-                    for path in sorted(folder.glob("eval/*/report.json"))
-                },
-            }
-        )
-    return sorted(results, key=lambda r: r["environment"].get("recorded", ""), reverse=True)
+    return [
+        result
+        | {
+            "config": yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8")),
+            "history": RunDir(folder).history(),
+            "encoder": _read_json(folder / "encoder.json"),
+            "evaluations": {
+                path.parent.name: json.loads(path.read_text(encoding="utf-8"))
+                for path in sorted(folder.glob("eval/*/report.json"))
+            },
+        }
+        for folder, result in recorded(root, task)
+    ]
 
 
 def _read_json(path: Path) -> dict | None:

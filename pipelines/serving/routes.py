@@ -31,6 +31,7 @@ from pipelines.serving.http_parts import (
     versions,
 )
 from pipelines.serving.services import TooLong
+from pipelines.tasks.speech_translation.chain import translated_json
 
 STATIC = Path(__file__).parent / "static"
 
@@ -268,20 +269,10 @@ async def speech_translate(
         answers = await state.answer("translate", key, [texts[i] for i in spoken])
         for i, text in zip(spoken, answers, strict=True):
             translated[i] = text
-    segments = [
-        {k: s[k] for k in ("start", "end", "text", "confidence")} | {"translation": t}
-        for s, t in zip(transcript["segments"], translated, strict=True)
-    ]
-    return {
-        "source": transcript["source"],
-        "duration": transcript["duration"],
-        "transcript": transcript["text"],
-        "confidence": transcript["confidence"],
-        "translation": " ".join(t for t in translated if t),
-        "settings": transcript["settings"] | {"translate_beam_size": translate_beam_size},
-        "segments": segments,
-        "model": {"transcribe": str(state.speech.path), "translate": str(state.translation.path)},
-    }
+    body = translated_json(transcript, translated)
+    body["settings"] |= {"translate_beam_size": translate_beam_size}
+    body["model"] = {"transcribe": str(state.speech.path), "translate": str(state.translation.path)}
+    return body
 
 
 async def _transcript(request: Request, state: Server, beam_size: int) -> dict:

@@ -33,23 +33,27 @@ class SpeechTranslation:
 
     def segments(self) -> list[dict]:
         """{start, end, text (the transcript), confidence, translation} per segment."""
-        rows = self.transcript.as_dict()["segments"]
-        return [
-            {k: row[k] for k in ("start", "end", "text", "confidence")} | {"translation": t}
-            for row, t in zip(rows, self.translations, strict=True)
-        ]
+        return self.as_dict()["segments"]
 
     def as_dict(self) -> dict:
-        transcript = self.transcript.as_dict()
-        return {
-            "source": self.source,
-            "duration": transcript["duration"],
-            "transcript": transcript["text"],
-            "confidence": transcript["confidence"],
-            "translation": self.text,
-            "settings": transcript["settings"],
-            "segments": self.segments(),
-        }
+        return translated_json(self.transcript.as_dict(), self.translations)
+
+
+def translated_json(transcript: dict, translations: list[str]) -> dict:
+    """`speech_translate --format json`'s object (and /v1/speech-translate's) from a transcript
+    as `Transcript.as_dict` writes it and the translation of each of its segments."""
+    return {
+        "source": transcript["source"],
+        "duration": transcript["duration"],
+        "transcript": transcript["text"],
+        "confidence": transcript["confidence"],
+        "translation": " ".join(t for t in translations if t),
+        "settings": transcript["settings"],
+        "segments": [
+            {k: row[k] for k in ("start", "end", "text", "confidence")} | {"translation": t}
+            for row, t in zip(transcript["segments"], translations, strict=True)
+        ],
+    }
 
 
 def load_translator(translate_run, checkpoint: str = "auto"):

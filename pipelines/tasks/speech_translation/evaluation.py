@@ -19,7 +19,9 @@ from tqdm import tqdm
 from data_prep.speech.audio import AudioError
 from data_prep.speech.manifest import read_manifest
 from data_prep.speech.transcripts import normalize_transcript
+from pipelines.reports.chain_page import score_row
 from pipelines.reports.evaluation import score_transcripts, score_translations
+from pipelines.reports.results_pages import table
 from pipelines.tasks.speech_translation.chain import translate_recording
 from pipelines.tasks.speech_translation.formats import render
 from seq2seq.files import write_text
@@ -163,10 +165,10 @@ def _scores(styled, transcripts, translations, references) -> dict:
 
 def markdown(report: dict) -> str:
     """The report as Markdown: the overall table, the table per speaker, a few samples."""
-    header = (
-        "| speaker | utterances | WER % | CER % | BLEU chain | BLEU gold | BLEU asr-style "
-        "| chain / gold | chrF chain | chrF gold |"
-    )
+    header = ["speaker", "utterances", "WER %", "CER %", "BLEU chain", "BLEU gold"]
+    header += ["BLEU asr-style", "chain / gold", "chrF chain", "chrF gold"]
+    rows = [_row("all", report["utterances"], report)]
+    rows += [_row(speaker, s["utterances"], s) for speaker, s in report["by_speaker"].items()]
     lines = [
         f"# Speech translation report: {Path(report['manifest']).name}",
         "",
@@ -181,11 +183,8 @@ def markdown(report: dict) -> str:
         "text; asr-style: of that text lower-cased without punctuation (as the recognizer "
         "writes). chain / gold is the share of the gold BLEU the chain keeps.",
         "",
-        header,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        _row("all", report["utterances"], report),
+        *table(header, rows, "l" + "r" * 9),
     ]
-    lines += [_row(speaker, s["utterances"], s) for speaker, s in report["by_speaker"].items()]
     if report["unreadable"]:
         lines += ["", f"{len(report['unreadable'])} unreadable recordings left out."]
     lines += ["", "## Samples", ""]
@@ -201,19 +200,10 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _row(name, count, scores) -> str:
+def _row(name, count, scores) -> list:
+    """The results page's cells (`chain_page.score_row`) and the two chrF scores."""
     text = scores["translation"]
-    share = scores["chain_share_of_gold_bleu"]
-    cells = [
-        name,
-        count,
-        f"{scores['asr']['wer']:.2f}",
-        f"{scores['asr']['cer']:.2f}",
-        f"{text['chain']['bleu']:.2f}",
-        f"{text['gold']['bleu']:.2f}",
-        f"{text['asr_style']['bleu']:.2f}",
-        "" if share is None else f"{100 * share:.1f}%",
+    return score_row(name, count, scores) + [
         f"{text['chain']['chrf']:.2f}",
         f"{text['gold']['chrf']:.2f}",
     ]
-    return "| " + " | ".join(map(str, cells)) + " |"

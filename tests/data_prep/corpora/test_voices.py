@@ -20,11 +20,17 @@ def test_voice_variants_are_disjoint_across_splits():
     assert not (train & test) and not (train & dev) and not (dev & test)
 
 
-def test_each_person_is_heard_in_one_split_only():
+def _splits_of(table) -> dict:
+    """{person: the splits whose speakers include them} of a speaker table."""
     splits_of = {}
-    for source in SPEAKERS:
+    for source in table:
         for person in source.persons():
             splits_of.setdefault(person, set()).add(source.split)
+    return splits_of
+
+
+def test_each_person_is_heard_in_one_split_only():
+    splits_of = _splits_of(SPEAKERS)
     assert all(len(splits) == 1 for splits in splits_of.values()), splits_of
     assert splits_of["kal"] == {"test_festival"} and splits_of["slt"] == {"train"}
     assert splits_of["ked"] == {"test_voices"} and splits_of["rms"] == {"dev"}
@@ -79,10 +85,7 @@ def test_speakers_of_voices_and_their_persons():
 def test_spanish_speakers_are_held_out_by_person_and_speak_spanish():
     from data_prep.corpora.voices import SPANISH_ACCENTS, SPANISH_SPEAKERS, speakers
 
-    splits_of = {}
-    for source in SPANISH_SPEAKERS:
-        for person in source.persons():
-            splits_of.setdefault(person, set()).add(source.split)
+    splits_of = _splits_of(SPANISH_SPEAKERS)
     assert all(len(splits) == 1 for splits in splits_of.values()), splits_of
     assert splits_of["kokoro:jf_nezumi"] == {"test_voices"}
     espeak = [s for s in SPANISH_SPEAKERS if s.engine == "espeak-ng"]
