@@ -21,8 +21,16 @@ QUICK_SET := train.epochs=1 train.max_minutes=2 model.units=64 model.embedding_d
 ASR_RUN ?= runs/asr_small
 ASR_CONFIG ?= configs/asr/synth_small.yaml
 SPEECH ?= $(if $(QUICK),data/speech_quick,data/speech)
-# train, dev, test utterances, and the held-out voices' (Kokoro, ~4 CPU s each: a few in QUICK)
-SPEECH_SIZES := $(if $(QUICK),600 50 60 20,12000 300 500 500)
+# train, dev, test utterances, the held-out voices' (Kokoro, ~4 CPU s each: a few in QUICK),
+# and dev_words' (general words never trained on, spoken by the dev speakers)
+SPEECH_SIZES := $(if $(QUICK),600 50 60 20 30,12000 300 500 500 300)
+# Share of training utterances that are phrases of 1-3 general English words (wordfreq's most
+# frequent words, data_prep/speech/word_list.py): the Bible lacks most everyday words.
+WORD_SHARE ?= 0.15
+# Weight of the general words' unigram frequencies interpolated into the Bible word LM
+# (seq2seq/speech/lm_mixing.py), chosen on dev + dev_words (docs/language_model.md).
+GENERAL_WORDS ?= 0.3
+SPEECH_DEV := $(SPEECH)/dev.jsonl $(SPEECH)/dev_words.jsonl
 # Share of training utterances cut to 1-3 of their own words (data_prep.text.normalize.short_pieces);
 # a corpus with another share needs its own folder: make voices SPEECH=data/speech_short
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
@@ -73,8 +81,10 @@ demo: system-deps install corpus speech-corpus real-speech
 		$(if $(QUICK),--set $(ASR_QUICK_SET))
 	# A word LM from the English side of the Bible's training books (no dev or test book); its
 	# weights are tuned on dev, never on test.
-	$(PY) -m pipelines.asr lm --run-dir $(SPEECH_RUN) --text data/bible/train.en.txt
-	$(PY) -m pipelines.asr tune-lm --run-dir $(SPEECH_RUN) $(if $(QUICK),--alphas 0.5 1 --betas 1)
+	$(PY) -m pipelines.asr lm --run-dir $(SPEECH_RUN) --text data/bible/train.en.txt \
+		--general-words $(GENERAL_WORDS)
+	$(PY) -m pipelines.asr tune-lm --run-dir $(SPEECH_RUN) --manifest $(SPEECH_DEV) \
+		$(if $(QUICK),--alphas 0.5 1 --betas 1)
 	for manifest in $(SPEECH_TESTS); do \
 		$(PY) -m pipelines.asr evaluate --run-dir $(SPEECH_RUN) --manifest $$manifest \
 			$(if $(QUICK),--beam-size 4) || exit 1; \
@@ -86,8 +96,9 @@ demo: system-deps install corpus speech-corpus real-speech
 # $(1) config, $(2) run directory, $(3) more --set values for training.
 define speech_results
 	$(PY) -m pipelines.asr train --config $(1) --run-dir $(2) --set $(SPEECH_DATA) $(3)
-	$(PY) -m pipelines.asr lm --run-dir $(2) --text data/bible/train.en.txt
-	$(PY) -m pipelines.asr tune-lm --run-dir $(2) \
+	$(PY) -m pipelines.asr lm --run-dir $(2) --text data/bible/train.en.txt \
+		--general-words $(GENERAL_WORDS)
+	$(PY) -m pipelines.asr tune-lm --run-dir $(2) --manifest $(SPEECH_DEV) \
 		$(if $(QUICK),--alphas 0.5 1 --betas 1 --beam-size 4,--alphas 0.75 1.0 1.25 --betas 2 3 4)
 	for manifest in $(SPEECH_TESTS); do \
 		$(PY) -m pipelines.asr evaluate --run-dir $(2) --manifest $$manifest \
@@ -101,7 +112,7 @@ voices: system-deps noise-deps install corpus speech-corpus real-speech
 		augment.perturbed_copies=1))
 
 # The same chain over the pretrained Whisper tiny.en encoder (configs/asr/whisper_tiny.yaml):
-# about 20 minutes of encoder caching and a 40-minute training budget on 2 CPU cores.
+# about 30 minutes of encoder caching and a 45-minute training budget on 2 CPU cores.
 whisper: system-deps noise-deps install corpus speech-corpus real-speech
 	$(call speech_results,configs/asr/whisper_tiny.yaml,$(WHISPER_RUN),$(if $(QUICK),\
 		train.epochs=1 train.max_minutes=2 model.units=64 model.num_layers=1))
@@ -182,12 +193,13 @@ data/bible/train.en.txt: data/bible/train.tsv
 speech-corpus: $(SPEECH)/test_festival.jsonl
 
 $(SPEECH)/test_festival.jsonl: data/bible/train.tsv data_prep/corpora/synth_speech.py data_prep/corpora/engines.py data_prep/corpora/plans.py \
-		data_prep/corpora/neural_voices.py \
-		data_prep/corpora/voices.py
+		data_prep/corpora/neural_voices.py data_prep/corpora/speech_options.py \
+		data_prep/corpora/voices.py data_prep/speech/word_list.py
 	set -- $(SPEECH_SIZES); $(PY) -m data_prep.corpora.synth_speech --text data/bible/train.tsv --column 2 \
 		--dev-text data/bible/dev.tsv --test-text data/bible/test.tsv --out $(SPEECH) \
 		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --festival \
-		--voices-utterances $$4 --short-share $(SHORT_SHARE)
+		--voices-utterances $$4 --short-share $(SHORT_SHARE) --word-share $(WORD_SHARE) \
+		--dev-word-utterances $$5
 
 data/bible/train.es.txt: data/bible/train.tsv
 	cut -f1 $< > $@

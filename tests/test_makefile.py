@@ -30,9 +30,20 @@ def test_make_voices_builds_the_corpus_trains_tunes_and_evaluates_every_test_set
     assert "data/real/real.jsonl" in out[evaluate - 400 :]
 
 
-def test_the_default_corpus_cuts_no_utterances_short(tmp_path):
+def test_the_default_corpus_cuts_no_utterances_short_and_speaks_general_words(tmp_path):
     out = _dry_run("speech-corpus", f"SPEECH={tmp_path / 'speech'}")
     assert re.search(r"--short-share 0\s", out)
+    assert "--word-share 0.15" in out and "--dev-word-utterances $5" in out
+
+
+def test_every_word_lm_mixes_general_words_and_tunes_on_both_dev_sets(tmp_path):
+    speech = tmp_path / "speech"
+    for target in ("demo", "voices", "whisper"):
+        out = _dry_run(target, f"SPEECH={speech}")
+        lm = out.index("pipelines.asr lm --run-dir")
+        assert "--general-words 0.3" in out[lm : lm + 200], target
+        tune = out.index("pipelines.asr tune-lm --run-dir")
+        assert f"--manifest {speech}/dev.jsonl {speech}/dev_words.jsonl" in out[tune:], target
 
 
 def test_quick_make_voices_runs_the_same_chain_small(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from data_prep.corpora import engines as tts
 from data_prep.corpora.voices import FIXED_SPLITS, allocate, sources, speaker_of
+from data_prep.speech.word_list import word_phrases
 from data_prep.text.normalize import short_pieces, split_utterances
 
 
@@ -35,6 +36,10 @@ class Job:
 # spoken by the speakers of the split named here.
 VERSE_SPLITS = {"test_verses": "test", "test_verses_voices": "test_voices"}
 HELD_OUT_VOICES = ("test_voices", "test_verses_voices")
+# Isolated general words and short phrases of them spoken by the dev speakers, words never
+# heard in training (data_prep.speech.word_list): a dev set for the everyday words that Bible
+# text lacks.
+WORD_SPLIT = "dev_words"
 
 
 def plan_split(
@@ -48,16 +53,22 @@ def plan_split(
     short_share=0.0,
     language="en",
     translations=None,
+    word_share=0.0,
 ) -> list[Job]:
     """Utterances of a split with their speakers and sampled settings (deterministic given
     seed; test_voices and test_festival draw the same utterances as test, test_verses_voices
     the same lines as test_verses). `short_share` of the train split's utterances are cut
-    short (`short_pieces`; other splits ignore it). The verse splits (`VERSE_SPLITS`) speak
-    whole lines, each with its line of `translations` as the manifest's `translation`."""
+    short (`short_pieces`; other splits ignore it), and `word_share` of them are replaced by
+    phrases of 1-3 general words (`data_prep.speech.word_list`, its train words). dev_words
+    speaks `limit` such phrases of the dev words (`texts` unused) by the dev speakers. The verse
+    splits (`VERSE_SPLITS`) speak whole lines, each with its line of `translations` as the
+    manifest's `translation`."""
     base = {"test_voices": "test", "test_festival": "test"}.get(split, split)
     base = "test_verses" if split in VERSE_SPLITS else base
     rng = random.Random(f"{seed}-{base}")
-    if split in VERSE_SPLITS:
+    if split == WORD_SPLIT:
+        utterances = [(u, None) for u in word_phrases(limit or 0, "dev", rng, language)]
+    elif split in VERSE_SPLITS:
         if translations is None or len(translations) != len(texts):
             raise ValueError(f"{split}: one translation per line is needed")
         utterances = list(zip(texts, translations, strict=True))
@@ -68,7 +79,14 @@ def plan_split(
     if split == "train":  # its own generator: without short pieces the plan is unchanged
         cut = short_pieces([u for u, _ in utterances], short_share, random.Random(f"{seed}-short"))
         utterances = [(u, None) for u in cut]
-    chosen = sources(VERSE_SPLITS.get(split, split), engines, shares, language)
+        if word_share > 0:  # its own generator too
+            words_rng = random.Random(f"{seed}-words")
+            replaced = words_rng.sample(range(len(utterances)), round(word_share * len(utterances)))
+            phrases = word_phrases(len(replaced), "train", words_rng, language)
+            for i, phrase in zip(replaced, phrases, strict=True):
+                utterances[i] = (phrase, None)
+    speaker_split = {WORD_SPLIT: "dev"}.get(split, VERSE_SPLITS.get(split, split))
+    chosen = sources(speaker_split, engines, shares, language)
     if not chosen:
         return []
     counts = allocate(len(utterances), [share for _, share in chosen])

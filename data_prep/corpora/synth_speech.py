@@ -26,7 +26,6 @@ reuses a stale file). A summary of utterances, hours and CPU seconds per utteran
 closes the run.
 """
 
-import argparse
 import logging
 import os
 import resource
@@ -39,14 +38,12 @@ import soxr
 from tqdm import tqdm
 
 from data_prep.corpora import engines as tts
-from data_prep.corpora.plans import HELD_OUT_VOICES, VERSE_SPLITS, Job, plan_split
+from data_prep.corpora.plans import HELD_OUT_VOICES, VERSE_SPLITS, WORD_SPLIT, Job, plan_split
+from data_prep.corpora.speech_options import build_parser
 from data_prep.corpora.voices import (
-    CORE_ENGINES,
     SPANISH_ENGINES,
-    TRAIN_SHARES,
     engine_list,
     parse_shares,
-    speaker_table,
 )
 from data_prep.speech.manifest import write_manifest
 from data_prep.text.normalize import read_lines, read_pairs
@@ -119,6 +116,7 @@ def synthesize(
     short_share: float = 0.0,
     language: str = "en",
     translations: list[str] | None = None,
+    word_share: float = 0.0,
 ):
     """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}.
     `limits` caps each split's utterances (random draws) and, under "voices", keeps the first
@@ -126,8 +124,9 @@ def synthesize(
     `engines` are those train, dev and test_voices may use (the CLI's default: all installed);
     test is always espeak-ng and test_festival festival kal. `language` picks the speaker
     table (`voices.speakers`); `translations` are the verse splits' translations, one per
-    line of their text. A split left without speakers (test_voices without festival) is
-    skipped with a warning."""
+    line of their text; `word_share` of train are general-word phrases, and dev_words (when
+    in `splits`) holds `limits["dev_words"]` of them (`plans.plan_split`). A split left
+    without speakers (test_voices without festival) is skipped with a warning."""
     out = Path(out)
     manifests, entries, seconds = {}, {}, defaultdict(list)
     for split, texts in splits.items():
@@ -142,6 +141,7 @@ def synthesize(
             short_share,
             language,
             translations if split in VERSE_SPLITS else None,
+            word_share,
         )
         if split in HELD_OUT_VOICES and limits.get("voices") is not None:
             jobs = jobs[: limits["voices"]]
@@ -170,104 +170,14 @@ def synthesize(
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(
-        prog="python -m data_prep.corpora.synth_speech",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Build a synthetic English (or Spanish) speech corpus with several\n"
-        "synthesizers: 16 kHz WAV files and train/dev/test/test_voices(/test_festival)\n"
-        "(/test_verses) JSONL manifests, each speaker (a person, or an espeak-ng variant)\n"
-        "heard in one split only.",
-        epilog="English speakers per split (mbrola, pico and rhvoice only when installed):\n"
-        + speaker_table()
-        + "\n\nSpanish speakers per split (--language es):\n"
-        + speaker_table("es"),
-    )
-    parser.add_argument(
-        "--language",
-        choices=["en", "es"],
-        default="en",
-        help="the text's language: its speaker table (default en)",
-    )
-    parser.add_argument("--text", required=True, help="text file, one or more sentences a line")
-    parser.add_argument("--column", type=int, help="read this TAB-separated column (1-based)")
-    parser.add_argument(
-        "--dev-text", help="text for dev (same --column); default: a share of --text"
-    )
-    parser.add_argument("--test-text", help="text for test; default: a share of --text")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--train-utterances", type=int, default=None, help="at most N (random)")
-    parser.add_argument("--dev-utterances", type=int, default=300, help="at most N (random)")
-    parser.add_argument(
-        "--test-utterances",
-        type=int,
-        default=500,
-        help="at most N (random) for test, and the same utterances for test_voices and "
-        "test_festival",
-    )
-    parser.add_argument(
-        "--voices-utterances",
-        type=int,
-        metavar="N",
-        help="at most the first N utterances of test_voices and test_verses_voices (the "
-        "held-out persons; default: as many as test and test_verses). Kokoro, one of them, "
-        "needs about 4 CPU seconds an utterance",
-    )
-    parser.add_argument(
-        "--engines",
-        help="engines train, dev and test_voices may use, comma-separated among "
-        f"{', '.join(tts.ENGINES)} (espeak = espeak-ng); default: {', '.join(CORE_ENGINES)} and "
-        "the optional ones that are installed. test is always espeak-ng",
-    )
-    parser.add_argument(
-        "--engine-shares",
-        metavar="NAME=SHARE,...",
-        help="shares of the training utterances per train speaker set (names below; "
-        "renormalized over the engines in use; 0 leaves one out); default: "
-        + ",".join(f"{k}={v}" for k, v in TRAIN_SHARES.items()),
-    )
-    parser.add_argument(
-        "--short-share",
-        type=float,
-        default=0.0,
-        metavar="FRACTION",
-        help="share of the training utterances cut to 1-3 consecutive words of their own, so "
-        "that the model also hears isolated words and short phrases (default 0: clauses of "
-        "3-14 words only)",
-    )
-    parser.add_argument(
-        "--no-test-voices",
-        action="store_true",
-        help="do not write test_voices.jsonl (the test text spoken by held-out persons)",
-    )
-    parser.add_argument(
-        "--festival",
-        action="store_true",
-        help="also speak the test text with festival's kal voice (as in the first corpus) into "
-        "test_festival.jsonl",
-    )
-    parser.add_argument(
-        "--verses",
-        type=int,
-        default=0,
-        metavar="N",
-        help="also speak N lines of the test text whole (not cut into clauses) by the test "
-        "speakers into test_verses.jsonl, and by the test_voices speakers into "
-        "test_verses_voices.jsonl, each with its --translation-column text as `translation` "
-        "(for evaluating speech translation)",
-    )
-    parser.add_argument(
-        "--translation-column",
-        type=int,
-        metavar="K",
-        help="the test text's TAB-separated column (1-based) that holds each line's translation",
-    )
-    parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed")
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        if not 0 <= args.short_share <= 1:
-            raise ValueError(f"--short-share {args.short_share}: expected 0 to 1")
+        for name in ("short_share", "word_share"):
+            if not 0 <= getattr(args, name) <= 1:
+                option = "--" + name.replace("_", "-")
+                raise ValueError(f"{option} {getattr(args, name)}: expected 0 to 1")
         if args.festival and args.language != "en":
             raise ValueError("--festival: festival's kal speaks English only")
         if args.verses and not (args.test_text and args.translation_column):
@@ -291,6 +201,8 @@ def main(argv=None):
         if not args.dev_text or not args.test_text:
             held = set(splits["dev"]) | set(splits["test"])
             splits["train"] = [t for t in splits["train"] if t not in held]
+        if args.dev_word_utterances:
+            splits[WORD_SPLIT] = []  # phrases drawn from the held-out general words
         if not args.no_test_voices:
             splits["test_voices"] = splits["test"]
         if args.festival:
@@ -308,6 +220,7 @@ def main(argv=None):
             **dict.fromkeys(("test", "test_voices", "test_festival"), args.test_utterances),
             "voices": args.voices_utterances,
             **dict.fromkeys(VERSE_SPLITS, args.verses),
+            WORD_SPLIT: args.dev_word_utterances,
         }
         synthesize(
             splits,
@@ -320,6 +233,7 @@ def main(argv=None):
             args.short_share,
             args.language,
             translations,
+            args.word_share,
         )
     except (ValueError, FileNotFoundError) as err:
         parser.exit(2, f"error: {err}\n")

@@ -18,6 +18,7 @@ import time
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -70,7 +71,37 @@ def create_app(
     app.include_router(pages)
     app.include_router(api)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    add_limits_to_schema(app, state.limits)
     return app
+
+
+def add_limits_to_schema(app: FastAPI, limits: Limits) -> None:
+    """/openapi.json states this server's limits (set when it starts, so not in the request
+    models): at most `max_sentences` non-blank sentences of `max_chars` characters, beams up to
+    `max_beam_size`. The routes check them (with their own status codes: 413 for too many or
+    too long); the schema tells clients, and lets a fuzzer aim at requests the server takes."""
+
+    def openapi():
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+            )
+            request = schema["components"]["schemas"]["TranslateRequest"]["properties"]
+            sentences = request["sentences"]
+            sentences |= {"minItems": 1, "maxItems": limits.max_sentences}
+            sentences["items"] |= {"minLength": 1, "maxLength": limits.max_chars, "pattern": r"\S"}
+            request["beam_size"]["maximum"] = request["n_best"]["maximum"] = limits.max_beam_size
+            for path in ("/v1/transcribe", "/v1/speech-translate"):
+                for parameter in schema["paths"][path]["post"].get("parameters", []):
+                    if parameter["name"].endswith("beam_size"):
+                        parameter["schema"]["maximum"] = limits.max_beam_size
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi
 
 
 def add_middleware(app: FastAPI, metrics: Metrics) -> None:

@@ -295,6 +295,28 @@ def test_word_lm_commands_evaluate_and_transcribe(talkative_run, tiny_speech, tm
     assert info["tuned"]["manifest"] == str(tiny_speech / "dev.jsonl")
     refused = _in_process(capsys, "tune-lm", "--run-dir", str(run), "--manifest", test, expect=2)
     assert "tune on the dev set" in refused.err
+    dev = str(tiny_speech / "dev.jsonl")
+    args = ("--manifest", dev, test)
+    refused = _in_process(capsys, "tune-lm", "--run-dir", str(run), *args, expect=2)
+    assert "tune on the dev set" in refused.err  # the test set among several manifests
+
+    # Mixed with general words: the n-grams stay, everyday words join; tuned on two pooled sets.
+    general = run / "general.arpa"
+    args = ("--general-words", "0.3", "--out", str(general))
+    out = _in_process(capsys, "lm", "--run-dir", str(run), *args).out
+    assert "general words at weight 0.3" in out
+    mixed = read_arpa(general)
+    assert ("in", "the", "beginning") in mixed.probs[2] and ("badger",) in mixed.probs[0]
+    info = json.loads((run / "lm/lm.json").read_text())
+    assert info["general_words"]["weight"] == 0.3 and info["general_words"]["words"] > 20_000
+    train = str(tiny_speech / "train.jsonl")
+    args = ("--lm", str(general), "--manifest", dev, train, "--alphas", "1", "--betas", "0")
+    _in_process(capsys, "tune-lm", "--run-dir", str(run), *args)
+    tuned = json.loads((run / "lm/lm.json").read_text())["tuned"]
+    assert tuned["manifest"] == f"{dev} {train}" and tuned["utterances"] == 6 + 40
+    _in_process(capsys, "lm", "--run-dir", str(run))  # back to the run's own LM
+    _in_process(capsys, "tune-lm", "--run-dir", str(run), *grid)
+    info = json.loads((run / "lm/lm.json").read_text())
 
     report = evaluate(run, test, beam_size=3, lm_beam_size=5)
     rows = json.loads(report.with_suffix(".json").read_text())["results"]

@@ -167,3 +167,24 @@ def test_order_and_empty_text_errors():
         estimate([[], []], 3)
     unigram = estimate([["a", "b"], ["a"]], 1)
     assert math.isclose(sum(10**p for g, p in unigram.probs[0].items() if g != (BOS,)), 1.0)
+
+
+def test_general_words_mix_into_a_proper_model(genesis_arpa, tmp_path):
+    """mix_unigrams: seen n-grams get (1 - w) p + w p_words, new words join the unigrams, and
+    KenLM finds every context's distribution proper after the backoffs are recomputed."""
+    from seq2seq.speech.lm_mixing import mix_unigrams
+
+    model = read_arpa(genesis_arpa)
+    words = {"the": 0.5, "badger": 0.3, "ball": 0.2}
+    mixed = mix_unigrams(model, words, 0.25)
+    path = write_arpa(mixed, tmp_path / "mixed.arpa")
+    old, new = model.log10_prob("earth", ["the"]), mixed.log10_prob("earth", ["the"])
+    assert 10**new == pytest.approx(0.75 * 10**old)
+    assert 10 ** mixed.log10_prob("badger") == pytest.approx(0.25 * 0.3)
+    assert ("badger",) in mixed.probs[0] and ("badger",) not in model.probs[0]
+    seen = random.Random(0).sample(sorted(g for g in mixed.probs[1] if EOS not in g), 15)
+    _check_sums_to_one(path, [(), (BOS,), ("the",), ("god",), *seen, ("zebra", "the")])
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        mix_unigrams(model, words, 1.0)
+    with pytest.raises(ValueError, match="sum to 1"):
+        mix_unigrams(model, {"the": 0.5}, 0.5)

@@ -103,6 +103,15 @@ def test_health_metrics_and_openapi(client):
         "/health",
         "/metrics",
     } <= set(paths)
+    schema = client.get("/openapi.json").json()
+    sentences = schema["components"]["schemas"]["TranslateRequest"]["properties"]["sentences"]
+    assert sentences["maxItems"] == 4 and sentences["items"]["maxLength"] == 200  # the Limits
+    for path, name in [
+        ("/v1/transcribe", "beam_size"),
+        ("/v1/speech-translate", "translate_beam_size"),
+    ]:
+        parameters = {p["name"]: p for p in schema["paths"][path]["post"]["parameters"]}
+        assert parameters[name]["schema"]["maximum"] == Limits().max_beam_size
     page = client.get("/")
     assert page.status_code == 200 and "/static/app.js" in page.text
     assert "http" not in page.text.replace("http-equiv", "")  # nothing from elsewhere

@@ -26,6 +26,15 @@ def add_lm_commands(commands):
         "(default: the run's data.train manifest)",
     )
     lm.add_argument("--order", type=int, default=3, choices=[2, 3, 4, 5], help="n (default 3)")
+    lm.add_argument(
+        "--general-words",
+        type=float,
+        default=0.0,
+        metavar="WEIGHT",
+        help="interpolate the model with the unigram frequencies of the language's 30,000 most "
+        "frequent general words (wordfreq) at this weight, between 0 and 1, so that everyday "
+        "words outside the text get a probability (default 0: the text's words only)",
+    )
     lm.add_argument("--out", default=None, help="ARPA file to write (default RUN/lm/lm.arpa)")
     lm.add_argument(
         "--lmplz",
@@ -42,7 +51,12 @@ def add_lm_commands(commands):
         "RUN/lm/lm.json, the default of evaluate and transcribe from then on. " + LM_NOTE,
     )
     tune.add_argument("--run-dir", required=True, help="a trained run directory")
-    tune.add_argument("--manifest", default=None, help="default: the config's data.dev")
+    tune.add_argument(
+        "--manifest",
+        nargs="+",
+        default=None,
+        help="dev manifests, their utterances pooled (default: the config's data.dev)",
+    )
     tune.add_argument("--lm", default=None, help="an ARPA file (default: the run's, RUN/lm/)")
     tune.add_argument("--alphas", type=float, nargs="+", default=None, help="LM weights to try")
     tune.add_argument("--betas", type=float, nargs="+", default=None, help="word bonuses to try")
@@ -112,11 +126,16 @@ def run_lm_command(args) -> int:
     from pipelines.tasks.asr import lm_tuning
 
     if args.command == "lm":
-        summary = lm_tuning.build_run_lm(args.run_dir, args.text, args.order, args.out, args.lmplz)
+        summary = lm_tuning.build_run_lm(
+            args.run_dir, args.text, args.order, args.out, args.lmplz, args.general_words
+        )
         counts = ", ".join(f"{n} {i + 1}-grams" for i, n in enumerate(summary["ngrams"]))
         print(
             f"{summary['lm']}: {summary['sentences']} sentences, {summary['words']} words, {counts}"
         )
+        if "general_words" in summary:
+            mixed = summary["general_words"]
+            print(f"interpolated with {mixed['words']} general words at weight {mixed['weight']:g}")
         for n in summary.get("fallback_discount_orders", []):
             print(f"order {n}: too little or too repetitive text, fallback discounts 0.5 1 1.5")
         leaks = {k: v for k, v in summary["held_out_sentences_in_text"].items() if v}

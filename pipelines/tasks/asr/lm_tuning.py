@@ -16,12 +16,15 @@ from tqdm import tqdm
 
 from data_prep.speech.feature_cache import FeatureCache, build_feature_cache
 from data_prep.speech.transcripts import normalize_transcript
+from data_prep.speech.word_list import LICENSE as WORD_SOURCE
+from data_prep.speech.word_list import word_frequencies
 from pipelines.reports.evaluation import score_transcripts
 from pipelines.tasks.asr.config import ASRConfig
 from seq2seq.config import load_config
 from seq2seq.files import atomic_write
-from seq2seq.speech.language_model import build_arpa, read_sentences
+from seq2seq.speech.language_model import build_arpa, read_arpa, read_sentences, write_arpa
 from seq2seq.speech.lm_decoding import LMDecoder, read_lm_info, resolve_lm, write_lm_info
+from seq2seq.speech.lm_mixing import mix_unigrams
 
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 BETAS = (-1.0, 0.0, 1.0, 2.0, 3.0)
@@ -48,19 +51,37 @@ def _held_out(config: ASRConfig, path, use: str):
             )
 
 
-def build_run_lm(run_dir, texts=(), order: int = 3, out=None, lmplz=None) -> dict:
+def build_run_lm(
+    run_dir, texts=(), order: int = 3, out=None, lmplz=None, general_words: float = 0.0
+) -> dict:
     """Builds the run's word n-gram LM (an ARPA file, default `RUN/lm/lm.arpa`) from `texts`
     (JSONL manifests or one-sentence-a-line files; default: the run's `data.train`
     transcripts), normalized like the labels (in the run's `data.language`), and records it
-    in `RUN/lm/lm.json` (earlier tuned weights are dropped). Returns the summary written there."""
+    in `RUN/lm/lm.json` (earlier tuned weights are dropped). `general_words` > 0 interpolates
+    it with the unigram frequencies of the language's general words at that weight
+    (`seq2seq.speech.lm_mixing`). Returns the summary written there."""
     config = run_config(run_dir)
     texts = list(texts) or [config.data.train]
     for text in texts:
         _held_out(config, text, "the language model")
     sentences, empty = read_sentences(texts, config.data.language)
     out = Path(out) if out else Path(run_dir) / "lm" / "lm.arpa"
-    summary = {}  # a killed build leaves no half-written ARPA file
-    atomic_write(out, lambda tmp: summary.update(build_arpa(sentences, tmp, order, lmplz)))
+    summary = {}
+
+    def build(tmp):  # into a temporary file: a killed build leaves no half-written ARPA file
+        summary.update(build_arpa(sentences, tmp, order, lmplz))
+        if general_words:
+            words = word_frequencies(config.data.language)
+            model = mix_unigrams(read_arpa(tmp), words, general_words)
+            write_arpa(model, tmp)
+            summary["ngrams"] = [len(p) for p in model.probs]
+            summary["general_words"] = {
+                "weight": general_words,
+                "words": len(words),
+                "source": WORD_SOURCE,
+            }
+
+    atomic_write(out, build)
     known = {" ".join(words) for words in sentences}
     leaks = {}
     for split in ("dev", "test"):
@@ -86,16 +107,18 @@ def tune_lm(
     limit: int | None = None,
     lm=None,
 ) -> dict:
-    """Grid search of alpha x beta on a dev manifest (default `data.dev`): the network runs
-    once, the LM beam search once per pair. The best pair (lowest WER, then CER) goes to
-    `RUN/lm/lm.json`, where evaluate and transcribe take it by default. Returns {"best",
-    "results", "manifest", "utterances", "beam_size", "lm"}."""
+    """Grid search of alpha x beta on dev manifests (one path or a list; default `data.dev`),
+    their utterances pooled: the network runs once, the LM beam search once per pair. The best
+    pair (lowest WER, then CER) goes to `RUN/lm/lm.json`, where evaluate and transcribe take
+    it by default. Returns {"best", "results", "manifest", "utterances", "beam_size", "lm"}."""
     from pipelines.tasks.asr.task import Recognizer
 
     config = run_config(run_dir)
-    manifest = manifest or config.data.dev
-    if _same_file(manifest, config.data.test):
-        raise ValueError(f"{manifest} is the run's data.test manifest: tune on the dev set")
+    manifests = [manifest] if isinstance(manifest, str | Path) else list(manifest or [])
+    manifests = manifests or [config.data.dev]
+    for path in manifests:
+        if _same_file(path, config.data.test):
+            raise ValueError(f"{path} is the run's data.test manifest: tune on the dev set")
     settings = resolve_lm(run_dir, config.decode, lm)
     if settings is None:
         raise FileNotFoundError(
@@ -105,14 +128,19 @@ def tune_lm(
     beam_size = beam_size or config.decode.lm_beam
     decoder = LMDecoder(settings["lm"], beam_size=beam_size, language=config.data.language)
     recognizer = Recognizer(run_dir)
-    cache = FeatureCache(
-        build_feature_cache(manifest, config.data.cache_dir, config.features, None, None)
-    )
-    utterances = cache.utterances[:limit]
-    references = [normalize_transcript(u["text"], config.data.language) for u in utterances]
-    keep = [i for i, r in enumerate(references) if r]
-    references = [references[i] for i in keep]
-    log_probs = recognizer.log_probs([cache.features(i) for i in keep], progress=True)
+    items = []  # (cache, index) of each utterance, the manifests' in turn
+    for path in manifests:
+        cache = FeatureCache(
+            build_feature_cache(path, config.data.cache_dir, config.features, None, None)
+        )
+        items += [(cache, i) for i in range(len(cache.utterances))]
+    items = items[:limit]
+    language = config.data.language
+    references = [normalize_transcript(c.utterances[i]["text"], language) for c, i in items]
+    keep = [k for k, r in enumerate(references) if r]
+    references = [references[k] for k in keep]
+    features = [items[k][0].features(items[k][1]) for k in keep]
+    log_probs = recognizer.log_probs(features, progress=True)
     results = []
     for alpha, beta in tqdm([(a, b) for a in alphas for b in betas], desc="alpha x beta"):
         decoder.set_weights(alpha, beta)
@@ -120,7 +148,7 @@ def tune_lm(
         results.append({"alpha": alpha, "beta": beta, "wer": scores["wer"], "cer": scores["cer"]})
     best = min(results, key=lambda r: (r["wer"], r["cer"]))
     tuned = {
-        "manifest": str(manifest),
+        "manifest": " ".join(map(str, manifests)),
         "utterances": len(keep),
         "beam_size": beam_size,
         "lm": settings["lm"],

@@ -6,10 +6,12 @@ import soundfile as sf
 
 from data_prep.corpora import engines as tts
 from data_prep.corpora.neural_voices import HIBARI_VOICES
-from data_prep.corpora.plans import plan_split
+from data_prep.corpora.plans import WORD_SPLIT, plan_split
 from data_prep.corpora.synth_speech import _speak, main, synthesize
 from data_prep.corpora.voices import TRAIN_SHARES, VARIANTS, persons
 from data_prep.speech.manifest import read_manifest
+from data_prep.speech.transcripts import normalize_transcript
+from data_prep.speech.word_list import common_words, word_frequencies, word_split
 from data_prep.text.normalize import split_utterances
 from tests.conftest import SPEECH_TEXT
 
@@ -127,12 +129,44 @@ def test_short_share_cuts_training_utterances_to_a_few_of_their_own_words():
         )
 
 
-def test_cli_refuses_a_short_share_outside_0_to_1(tmp_path, capsys):
+def test_word_share_replaces_training_utterances_with_general_words_never_in_dev_words():
+    texts = SPEECH_TEXT * 40
+    whole = plan_split(texts, "train", "out", 100, 0, engines=ALL)
+    worded = plan_split(texts, "train", "out", 100, 0, engines=ALL, word_share=0.2)
+    replaced = [(w, s) for w, s in zip(whole, worded, strict=True) if w.text != s.text]
+    assert len(replaced) == 20 and all(1 <= len(s.text.split()) <= 3 for _, s in replaced)
+    assert [(j.engine, j.voice) for j in whole] == [(j.engine, j.voice) for j in worded]
+    words = {word for _, s in replaced for word in s.text.split()}
+    assert all(word_split(word) == "train" for word in words)
+    assert worded == plan_split(texts, "train", "out", 100, 0, engines=ALL, word_share=0.2)
+
+    dev_words = plan_split([], WORD_SPLIT, "out", 30, 0, engines=ALL)
+    assert len(dev_words) == 30
+    assert {j.speaker for j in dev_words} <= {
+        j.speaker for j in plan_split(texts, "dev", "o", 50, 0, engines=ALL)
+    }
+    assert {j.engine for j in dev_words} == {"espeak-ng", "flite"}  # dev's speakers
+    heard = {word for j in dev_words for word in j.text.split()}
+    assert heard and all(word_split(word) == "dev" for word in heard)
+
+
+def test_general_words_are_words_of_the_alphabet_with_frequencies():
+    words = dict(common_words("en"))
+    assert len(words) > 20_000 and words["the"] > words["badger"] > 0
+    assert all(normalize_transcript(w) == w and " " not in w for w in words)
+    assert "crm" not in words and "b" not in words and "a" in words  # read as letters, or not
+    held = sum(word_split(w) == "dev" for w in words) / len(words)
+    assert 0.08 < held < 0.12
+    assert word_frequencies("en")["the"] == pytest.approx(words["the"] / sum(words.values()))
+
+
+@pytest.mark.parametrize("option", ["--short-share", "--word-share"])
+def test_cli_refuses_a_share_outside_0_to_1(tmp_path, capsys, option):
     text = tmp_path / "t.txt"
     text.write_text("In the beginning God created the heavens and the earth.\n")
     with pytest.raises(SystemExit) as exit_:
-        main(["--text", str(text), "--out", str(tmp_path / "o"), "--short-share", "1.5"])
-    assert exit_.value.code == 2 and "--short-share 1.5: expected 0 to 1" in capsys.readouterr().err
+        main(["--text", str(text), "--out", str(tmp_path / "o"), option, "1.5"])
+    assert exit_.value.code == 2 and f"{option} 1.5: expected 0 to 1" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
