@@ -36,8 +36,8 @@ SPEECH_DEV := $(SPEECH)/dev.jsonl $(SPEECH)/dev_words.jsonl
 # SHORT_SHARE=0.1 VOICES_RUN=runs/asr_voices_short
 SHORT_SHARE ?= 0
 SPANISH_SPEECH ?= $(if $(QUICK),data/speech_es_quick,data/speech_es)
-# train, dev, test, test verses, held-out voices' utterances (Kokoro: ~4 CPU s each)
-SPANISH_SIZES := $(if $(QUICK),400 40 40 20 10,6000 300 500 200 100)
+# train, dev, test, test verses, held-out voices' utterances (Kokoro: ~4 CPU s each), dev verses
+SPANISH_SIZES := $(if $(QUICK),400 40 40 20 10 10,6000 300 500 200 100 100)
 VOICES_RUN ?= $(if $(QUICK),runs/asr_voices_quick,runs/asr_voices)
 WHISPER_RUN ?= $(if $(QUICK),runs/asr_whisper_quick,runs/asr_whisper)
 SPEECH_DATA := data.train=$(SPEECH)/train.jsonl data.dev=$(SPEECH)/dev.jsonl \
@@ -213,12 +213,12 @@ spanish-speech-corpus: $(SPANISH_SPEECH)/test_verses.jsonl data/bible/train.es.t
 
 $(SPANISH_SPEECH)/test_verses.jsonl: data/bible/train.tsv data_prep/corpora/synth_speech.py \
 		data_prep/corpora/engines.py data_prep/corpora/neural_voices.py data_prep/corpora/voices.py \
-		data_prep/corpora/plans.py
+		data_prep/corpora/plans.py data_prep/corpora/speech_options.py
 	set -- $(SPANISH_SIZES); $(PY) -m data_prep.corpora.synth_speech --language es \
 		--text data/bible/train.tsv --column 1 --dev-text data/bible/dev.tsv \
 		--test-text data/bible/test.tsv --translation-column 2 --out $(SPANISH_SPEECH) \
 		--train-utterances $$1 --dev-utterances $$2 --test-utterances $$3 --verses $$4 \
-		--voices-utterances $$5
+		--voices-utterances $$5 --dev-verses $$6
 
 # Human English speech from packages (pocketsphinx sdist via pip, KDE/Tux Paint/ALSA data via
 # apt): 16 kHz WAVs and data/real/real.jsonl with speaker, source and licence; never for training.

@@ -161,7 +161,7 @@ def spanish_speech(tmp_path_factory):
         {"train": 48, "dev": 6, "test": 6, "test_verses": 4},
         workers=2,
         language="es",
-        translations=[t for _, t in pairs[320:330]],
+        translations={"test_verses": [t for _, t in pairs[320:330]]},
     )
     return folder
 

@@ -34,7 +34,7 @@ class Job:
 
 # Whole lines (verses) with their translation, for evaluating speech translation: each is
 # spoken by the speakers of the split named here.
-VERSE_SPLITS = {"test_verses": "test", "test_verses_voices": "test_voices"}
+VERSE_SPLITS = {"test_verses": "test", "test_verses_voices": "test_voices", "dev_verses": "dev"}
 HELD_OUT_VOICES = ("test_voices", "test_verses_voices")
 # Isolated general words and short phrases of them spoken by the dev speakers, words never
 # heard in training (data_prep.speech.word_list): a dev set for the everyday words that Bible
@@ -64,7 +64,9 @@ def plan_split(
     splits (`VERSE_SPLITS`) speak whole lines, each with its line of `translations` as the
     manifest's `translation`."""
     base = {"test_voices": "test", "test_festival": "test"}.get(split, split)
-    base = "test_verses" if split in VERSE_SPLITS else base
+    base = (
+        {"test_verses_voices": "test_verses"}.get(split, split) if split in VERSE_SPLITS else base
+    )
     rng = random.Random(f"{seed}-{base}")
     if split == WORD_SPLIT:
         utterances = [(u, None) for u in word_phrases(limit or 0, "dev", rng, language)]

@@ -112,10 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(for evaluating speech translation)",
     )
     parser.add_argument(
+        "--dev-verses",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also speak N lines of the dev text whole by the dev speakers into "
+        "dev_verses.jsonl, with their translation (for choosing a speech translation chain's "
+        "settings on dev)",
+    )
+    parser.add_argument(
         "--translation-column",
         type=int,
         metavar="K",
-        help="the test text's TAB-separated column (1-based) that holds each line's translation",
+        help="the test (and dev) text's TAB-separated column (1-based) that holds each line's "
+        "translation",
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed")

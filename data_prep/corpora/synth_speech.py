@@ -115,7 +115,7 @@ def synthesize(
     shares: dict | None = None,
     short_share: float = 0.0,
     language: str = "en",
-    translations: list[str] | None = None,
+    translations: dict[str, list[str]] | None = None,
     word_share: float = 0.0,
 ):
     """Speaks each split's texts and writes `<split>.jsonl`; returns {split: manifest path}.
@@ -123,8 +123,8 @@ def synthesize(
     ones of the held-out persons' splits (test_voices, test_verses_voices).
     `engines` are those train, dev and test_voices may use (the CLI's default: all installed);
     test is always espeak-ng and test_festival festival kal. `language` picks the speaker
-    table (`voices.speakers`); `translations` are the verse splits' translations, one per
-    line of their text; `word_share` of train are general-word phrases, and dev_words (when
+    table (`voices.speakers`); `translations` holds each verse split's translations, one
+    per line of its text; `word_share` of train are general-word phrases, and dev_words (when
     in `splits`) holds `limits["dev_words"]` of them (`plans.plan_split`). A split left
     without speakers (test_voices without festival) is skipped with a warning."""
     out = Path(out)
@@ -140,7 +140,7 @@ def synthesize(
             shares,
             short_share,
             language,
-            translations if split in VERSE_SPLITS else None,
+            (translations or {}).get(split) if split in VERSE_SPLITS else None,
             word_share,
         )
         if split in HELD_OUT_VOICES and limits.get("voices") is not None:
@@ -182,6 +182,8 @@ def main(argv=None):
             raise ValueError("--festival: festival's kal speaks English only")
         if args.verses and not (args.test_text and args.translation_column):
             raise ValueError("--verses needs --test-text and its --translation-column")
+        if args.dev_verses and not (args.dev_text and args.translation_column):
+            raise ValueError("--dev-verses needs --dev-text and its --translation-column")
         if args.language == "en":
             engines = engine_list(args.engines)
         else:
@@ -207,19 +209,23 @@ def main(argv=None):
             splits["test_voices"] = splits["test"]
         if args.festival:
             splits["test_festival"] = splits["test"]
-        translations = None
-        if args.verses:
-            pairs = read_pairs(args.test_text, args.column, args.translation_column)
-            verses, translations = [p[0] for p in pairs], [p[1] for p in pairs]
-            splits["test_verses"] = verses
-            if not args.no_test_voices:
-                splits["test_verses_voices"] = verses
+        translations = {}
+        verse_splits = [("dev_verses", args.dev_verses, args.dev_text)]
+        verse_splits.append(("test_verses", args.verses, args.test_text))
+        if not args.no_test_voices:
+            verse_splits.append(("test_verses_voices", args.verses, args.test_text))
+        for split, count, path in verse_splits:
+            if count:
+                pairs = read_pairs(path, args.column, args.translation_column)
+                splits[split] = [p[0] for p in pairs]
+                translations[split] = [p[1] for p in pairs]
         limits = {
             "train": args.train_utterances,
             "dev": args.dev_utterances,
             **dict.fromkeys(("test", "test_voices", "test_festival"), args.test_utterances),
             "voices": args.voices_utterances,
             **dict.fromkeys(VERSE_SPLITS, args.verses),
+            "dev_verses": args.dev_verses,
             WORD_SPLIT: args.dev_word_utterances,
         }
         synthesize(

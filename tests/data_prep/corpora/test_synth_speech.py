@@ -258,6 +258,7 @@ def test_a_missing_neural_engine_says_what_to_install(tmp_path, capsys, monkeypa
         (["--engine-shares", "espeak=lots"], "is not NAME=NUMBER"),
         (["--language", "es", "--festival"], "festival's kal speaks English only"),
         (["--verses", "3"], "--verses needs --test-text and its --translation-column"),
+        (["--dev-verses", "3"], "--dev-verses needs --dev-text and its --translation-column"),
     ],
 )
 def test_bad_options_give_clear_errors(tmp_path, capsys, arguments, message):
@@ -307,6 +308,7 @@ def test_spanish_corpus_with_verses_from_the_command_line(tmp_path):
         + ["--dev-text", str(corpus), "--out", str(out), "--train-utterances", "3"]
         + ["--dev-utterances", "1", "--test-utterances", "1", "--verses", "2"]
         + ["--translation-column", "2", "--engines", "espeak", "--no-test-voices"]
+        + ["--dev-verses", "1"]
     )
     verses = read_manifest(out / "test_verses.jsonl")
     assert sorted(e["translation"] for e in verses) == [
@@ -316,3 +318,6 @@ def test_spanish_corpus_with_verses_from_the_command_line(tmp_path):
     assert all(e["language"] == "es" and e["voice"].startswith("es") for e in verses)
     assert not (out / "test_verses_voices.jsonl").exists()
     assert len(read_manifest(out / "train.jsonl")) == 2  # the two Spanish lines
+    (dev_verse,) = read_manifest(out / "dev_verses.jsonl")  # by a dev speaker, translated
+    assert dev_verse["translation"] in [e["translation"] for e in verses]
+    assert dev_verse["voice"].split("+")[1] in VARIANTS["dev"]
