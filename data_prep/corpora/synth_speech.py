@@ -5,7 +5,8 @@
 
 Lines are split into utterances of a few seconds (clauses joined up to 14 words); with
 `--short-share`, that share of the training utterances is cut to a few words
-(`data_prep.text.normalize.short_pieces`). Each utterance is spoken by one speaker of its split
+(`data_prep.text.normalize.short_pieces`), and with `--word-share` that share is replaced by
+phrases of 1-3 general English words (`data_prep.speech.word_list`). Each utterance is spoken by one speaker of its split
 (`data_prep.corpora.voices.SPEAKERS`) with the engine's sampled speaking rate and pitch
 (`data_prep.corpora.engines`), resampled to 16 kHz mono WAV, and listed in `<split>.jsonl` with its
 engine, voice, speaker and parameters. A speaker is a person whose recordings built the voice
@@ -14,7 +15,8 @@ engine, voice, speaker and parameters. A speaker is a person whose recordings bu
 - train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, hibari's
   derived voices (pitch and vocal-tract variants of one person) and Kokoro style blends, mixed
   by `--engine-shares` (espeak-ng a minority; Kokoro, slow, a small share);
-- dev: espeak-ng dev variants and flite rms (a held-out person);
+- dev: espeak-ng dev variants and flite rms (a held-out person); dev_words
+  (`--dev-word-utterances`): general words never trained on, by the same speakers;
 - test: espeak-ng held-out variants, exactly as first built (the baseline);
 - test_voices: the test text spoken by persons never heard in train or dev (festival ked, the
   Kokoro style jf_nezumi, and MBROLA / SVOX Pico / RHVoice voices when installed);
