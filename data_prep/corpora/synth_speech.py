@@ -6,11 +6,12 @@
 Lines are split into utterances of a few seconds (clauses joined up to 14 words); with
 `--short-share`, that share of the training utterances is cut to a few words
 (`data_prep.text.normalize.short_pieces`), and with `--word-share` that share is replaced by
-phrases of 1-3 general English words (`data_prep.speech.word_list`). Each utterance is spoken by one speaker of its split
-(`data_prep.corpora.voices.SPEAKERS`) with the engine's sampled speaking rate and pitch
-(`data_prep.corpora.engines`), resampled to 16 kHz mono WAV, and listed in `<split>.jsonl` with its
-engine, voice, speaker and parameters. A speaker is a person whose recordings built the voice
-(or one espeak-ng variant), and each is heard in one split only:
+phrases of 1-3 general English words (`data_prep.speech.word_list`). Each utterance is
+spoken by one speaker of its split (`data_prep.corpora.voices.SPEAKERS`) with the engine's
+sampled speaking rate and pitch (`data_prep.corpora.engines`), resampled to 16 kHz mono WAV,
+and listed in `<split>.jsonl` with its engine, voice, speaker and parameters. A speaker is a
+person whose recordings built the voice (or one espeak-ng variant), and each is heard in one
+split only:
 
 - train: espeak-ng train variants, flite awb and slt, festival slt (HTS), piper joe, hibari's
   derived voices (pitch and vocal-tract variants of one person) and Kokoro style blends, mixed
