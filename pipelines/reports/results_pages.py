@@ -65,6 +65,46 @@ def load_results(root, task: str) -> list[dict]:
     ]
 
 
+# A recognizer trained by others on real speech, run on our test sets (one file per set).
+BASELINE = "benchmarks/results/pocketsphinx_*.json"
+
+
+def baseline(root) -> dict[str, dict]:
+    """pocketsphinx's scores by set name (the manifest file's stem) from the committed
+    `benchmarks/results/pocketsphinx_*.json` (`benchmarks.pocketsphinx_baseline`), each with
+    its `recognizer` and `file`."""
+    scores = {}
+    for path in sorted(Path(root).glob(BASELINE)):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for entry in data["manifests"]:
+            where = {"recognizer": data["recognizer"], "file": path.relative_to(root).as_posix()}
+            scores[Path(entry["manifest"]).stem] = entry | where
+    return scores
+
+
+def baseline_section(root, up: str = "../../") -> list[str]:
+    """The speech page's section on the baseline recognizer, or nothing without its files."""
+    scores = baseline(root)
+    if not scores:
+        return []
+    rows = [
+        [name, s["utterances"], f"{s['wer']:.2f}", f"{s['cer']:.2f}"]
+        + [f"{s['real_time_factor']:.4f}", f"[{s['file']}]({up}{s['file']})"]
+        for name, s in scores.items()
+    ]
+    recognizer = next(iter(scores.values()))["recognizer"]
+    return [
+        "",
+        "## pocketsphinx (baseline)",
+        "",
+        f"{recognizer} with its bundled US English acoustic model, dictionary and n-gram LM "
+        "(trained by others on real speech; nothing trained or tuned here), one utterance at a "
+        "time (`python -m benchmarks.pocketsphinx_baseline`).",
+        "",
+        *table(["set", "utterances", "WER %", "CER %", "RTF", "file"], rows, "lrrrrl"),
+    ]
+
+
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
@@ -199,6 +239,8 @@ def page(root, task: str) -> str:
         lines += ["", "No committed run yet: see [CHANGELOG.md](../../CHANGELOG.md)."]
     for result in results:
         lines += result_section(task, result)
+    if task == "asr":
+        lines += baseline_section(root)
     return "\n".join(lines) + "\n"
 
 
@@ -228,7 +270,8 @@ def headline(root, task: str) -> list[str]:
         if len(groups) > 1 or language != "en":
             name = LANGUAGE_NAMES.get(language, language)
             lines += ([""] if lines else []) + [f"{name} (`data.language: {language}`):", ""]
-        lines += _headline_table(task, members, page_file)
+        others = baseline(root) if task == "asr" and language == "en" else {}
+        lines += _headline_table(task, members, page_file, others)
         for r in members:
             if encoder_note(r):
                 notes.append(f"{r['name']}: trained by others on real speech: {encoder_note(r)}")
@@ -238,7 +281,8 @@ def headline(root, task: str) -> list[str]:
     return lines + [f"- {note}" for note in notes]
 
 
-def _headline_table(task: str, results: list[dict], page_file: str) -> list[str]:
+def _headline_table(task: str, results: list[dict], page_file: str, others=None) -> list[str]:
+    """One row per result, and the baseline recognizer's (`others`, by set) last."""
     sets = list(dict.fromkeys(s for r in results for s in r["evaluations"]))
     metric = "BLEU" if task == "translate" else "WER %"
     header = ["result", "decoding", *(f"{s} {metric}" for s in sets), "epochs", "trained"]
@@ -256,6 +300,11 @@ def _headline_table(task: str, results: list[dict], page_file: str) -> list[str]
                 env.get("trained", ""),
             ]
         )
+    if others and any(s in others for s in sets):
+        recognizer = next(iter(others.values()))["recognizer"]
+        anchor = f"{page_file}#pocketsphinx-baseline"
+        scores = [f"{others[s]['wer']:.2f}" if s in others else "–" for s in sets]
+        rows.append([f"[{recognizer}]({anchor}) (baseline)", "its own LM", *scores, "–", "–"])
     return table(header, rows, "ll" + "r" * len(sets) + "rl")
 
 

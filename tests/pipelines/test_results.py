@@ -142,6 +142,28 @@ def test_record_and_build_write_the_tables(fake_runs, tmp_path):
     )
     _cli("build", "--check", "--root", str(root))  # what build wrote is what it checks
 
+    # The baseline recognizer's committed benchmark joins the speech table and page.
+    baseline = {
+        "recognizer": "pocketsphinx 5.1.1",
+        "manifests": [{"manifest": "data/r/real.jsonl"}],
+    }
+    baseline["manifests"][0] |= {"utterances": 1, "wer": 76.5, "cer": 40.25}
+    baseline["manifests"][0] |= {"real_time_factor": 0.25}
+    (root / "benchmarks/results").mkdir(parents=True, exist_ok=True)
+    (root / "benchmarks/results/pocketsphinx_real.json").write_text(json.dumps(baseline))
+    _cli("build", "--root", str(root))
+    readme = (root / "README.md").read_text()
+    assert (
+        "| [pocketsphinx 5.1.1](docs/results/speech.md#pocketsphinx-baseline) (baseline) | "
+        "its own LM | 76.50 | – | – | – |" in readme
+    )
+    speech = (root / "docs/results/speech.md").read_text()
+    assert "## pocketsphinx (baseline)" in speech
+    assert (
+        "| real | 1 | 76.50 | 40.25 | 0.2500 | [benchmarks/results/pocketsphinx_real.json]"
+        in speech
+    )
+
     # One number edited by hand: the check fails and names the file.
     (root / "README.md").write_text(readme.replace("| 100.00 |", "| 100.01 |"))
     result = _cli("build", "--check", "--root", str(root), expect=1)
