@@ -103,7 +103,7 @@ define speech_results
 	$(PY) -m pipelines.asr lm --run-dir $(2) --text data/bible/train.en.txt \
 		--general-words $(GENERAL_WORDS)
 	$(PY) -m pipelines.asr tune-lm --run-dir $(2) --manifest $(SPEECH_DEV) \
-		$(if $(QUICK),--alphas 0.5 1 --betas 1 --beam-size 4,--alphas 0.75 1.0 1.25 --betas 2 3 4)
+		$(if $(QUICK),--alphas 0.5 1 --betas 1 --beam-size 4,--alphas 0.25 0.5 0.75 1 1.25 --betas 0 1 2 3 4)
 	for manifest in $(SPEECH_TESTS); do \
 		$(PY) -m pipelines.asr evaluate --run-dir $(2) --manifest $$manifest \
 			$(if $(QUICK),--beam-size 4 --lm-beam-size 4) || exit 1; \
