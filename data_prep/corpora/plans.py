@@ -63,10 +63,8 @@ def plan_split(
     speaks `limit` such phrases of the dev words (`texts` unused) by the dev speakers. The verse
     splits (`VERSE_SPLITS`) speak whole lines, each with its line of `translations` as the
     manifest's `translation`."""
-    base = {"test_voices": "test", "test_festival": "test"}.get(split, split)
-    base = (
-        {"test_verses_voices": "test_verses"}.get(split, split) if split in VERSE_SPLITS else base
-    )
+    same = {"test_voices": "test", "test_festival": "test", "test_verses_voices": "test_verses"}
+    base = same.get(split, split)
     rng = random.Random(f"{seed}-{base}")
     if split == WORD_SPLIT:
         utterances = [(u, None) for u in word_phrases(limit or 0, "dev", rng, language)]

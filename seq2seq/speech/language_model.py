@@ -247,15 +247,17 @@ def read_sentences(paths, language: str = "en") -> tuple[list[list[str]], int]:
     return sentences, empty
 
 
-def build_arpa(sentences: list[list[str]], path, order: int = 3, lmplz=None) -> dict:
+def build_arpa(
+    sentences: list[list[str]], path, order: int = 3, lmplz=None, transform=None
+) -> dict:
     """Estimates a model of `order` from tokenized sentences and writes it as an ARPA file at
     `path`, with our estimator or, given `lmplz` (the path of KenLM's binary), with lmplz
-    (`--discount_fallback`). Returns a summary: order, sentences, words, n-gram counts,
-    discounts and fallback orders (ours only)."""
+    (`--discount_fallback`); `transform`, a function of an `NGramModel`, changes the estimate
+    before it is written (`seq2seq.speech.lm_mixing`). Returns a summary: order, sentences,
+    words, n-gram counts (of the model written), discounts and fallback orders (ours only)."""
     summary = {"order": order, "sentences": len(sentences), "words": sum(map(len, sentences))}
     if lmplz is None:
         model = estimate(sentences, order)
-        write_arpa(model, path)
         summary["estimator"] = "modified Kneser-Ney (seq2seq.speech.language_model)"
         summary["discounts"] = [[round(d, 4) for d in ds] for ds in model.discounts]
         summary["fallback_discount_orders"] = model.fallback_orders
@@ -269,5 +271,9 @@ def build_arpa(sentences: list[list[str]], path, order: int = 3, lmplz=None) -> 
             subprocess.run(args, input=text, stdout=f, text=True, check=True)
         model = read_arpa(path)
         summary["estimator"] = f"KenLM lmplz ({lmplz})"
+    if transform is not None:
+        model = transform(model)
+    if lmplz is None or transform is not None:
+        write_arpa(model, path)
     summary["ngrams"] = [len(p) for p in model.probs]
     return summary

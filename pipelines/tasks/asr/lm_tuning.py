@@ -22,7 +22,7 @@ from pipelines.reports.evaluation import score_transcripts
 from pipelines.tasks.asr.config import ASRConfig
 from seq2seq.config import load_config
 from seq2seq.files import atomic_write
-from seq2seq.speech.language_model import build_arpa, read_arpa, read_sentences, write_arpa
+from seq2seq.speech.language_model import build_arpa, read_sentences
 from seq2seq.speech.lm_decoding import LMDecoder, read_lm_info, resolve_lm, write_lm_info
 from seq2seq.speech.lm_mixing import mix_unigrams
 
@@ -66,22 +66,17 @@ def build_run_lm(
         _held_out(config, text, "the language model")
     sentences, empty = read_sentences(texts, config.data.language)
     out = Path(out) if out else Path(run_dir) / "lm" / "lm.arpa"
-    summary = {}
-
-    def build(tmp):  # into a temporary file: a killed build leaves no half-written ARPA file
-        summary.update(build_arpa(sentences, tmp, order, lmplz))
-        if general_words:
-            words = word_frequencies(config.data.language)
-            model = mix_unigrams(read_arpa(tmp), words, general_words)
-            write_arpa(model, tmp)
-            summary["ngrams"] = [len(p) for p in model.probs]
-            summary["general_words"] = {
-                "weight": general_words,
-                "words": len(words),
-                "source": WORD_SOURCE,
-            }
-
-    atomic_write(out, build)
+    summary, mix = {}, None
+    if general_words:
+        words = word_frequencies(config.data.language)
+        mix = lambda model: mix_unigrams(model, words, general_words)  # noqa: E731
+        summary["general_words"] = {
+            "weight": general_words,
+            "words": len(words),
+            "source": WORD_SOURCE,
+        }
+    # Into a temporary file: a killed build leaves no half-written ARPA file.
+    atomic_write(out, lambda tmp: summary.update(build_arpa(sentences, tmp, order, lmplz, mix)))
     known = {" ".join(words) for words in sentences}
     leaks = {}
     for split in ("dev", "test"):
